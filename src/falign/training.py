@@ -1,0 +1,173 @@
+"""Training loops: one model (any converted network) or many two-layer MLPs stacked into one
+computation.  Both record the same tidy table: one row per measured epoch (epoch 0 is the
+initialisation), one column per quantity."""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterator
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .layers import after_optimizer_step
+from .measurements import (alignment_cosine_from, deviation_from_one, feedback_of,
+                           neuron_potentials, weight_layers)
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings.  lr is multiplied by `gamma` at each epoch in `milestones`."""
+    epochs: int
+    lr: float
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    batch_size: int | None = None          # None: full batch
+    measure_every: int = 1
+    loss_reduction: str = "mean"           # "mean" or "sum" cross-entropy over the batch
+    data_seed: int = 0                     # mini-batch order
+    deterministic: bool = False
+    device: str = "cpu"
+    progress: bool | None = None           # None: on unless FALIGN_PROGRESS=0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.lr <= 0 or self.measure_every < 1:
+            raise ValueError(f"invalid TrainConfig: {self}")
+        if self.loss_reduction not in ("mean", "sum"):
+            raise ValueError(f"loss_reduction must be 'mean' or 'sum', not {self.loss_reduction!r}")
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate used during epoch `epoch` (0-based), a step schedule."""
+        return self.lr * self.gamma ** sum(epoch >= m for m in self.milestones)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def show_progress(flag: bool | None) -> bool:
+    return os.environ.get("FALIGN_PROGRESS", "1") != "0" if flag is None else flag
+
+
+@contextlib.contextmanager
+def deterministic_mode(enabled: bool) -> Iterator[None]:
+    """torch.use_deterministic_algorithms for the duration of a run (CUDA needs the cuBLAS
+    workspace setting, which is set here too)."""
+    if not enabled:
+        yield
+        return
+    before = torch.are_deterministic_algorithms_enabled()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def _check_finite(loss: torch.Tensor, epoch: int, what: str, lr: float) -> None:
+    if not torch.isfinite(loss).all():
+        raise TrainingDiverged(
+            f"{what} diverged at epoch {epoch}: the training loss became "
+            f"{loss.flatten().tolist()[:4]} (learning rate {lr:g}); lower the learning rate "
+            "or check the input scaling")
+
+
+def _loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    loss = F.cross_entropy(logits, y)
+    return float(loss), float((logits.argmax(-1) == y).double().mean())
+
+
+def chain_measurements(model: nn.Module, reference: list[torch.Tensor] | None) -> dict[str, float]:
+    """Norms, cos(W_l, B_l) and Theorem 5.2's potential for a chain network (layers from 1).
+
+    `reference` holds the per-neuron potentials at t = 0; it gives the layer-level ratio and
+    the mean per-neuron |ratio - 1| (Table 3).
+    """
+    row: dict[str, float] = {}
+    layers = weight_layers(model)
+    for i, layer in enumerate(layers, 1):
+        w = layer.weight.detach()
+        row[f"weight_norm_{i}"] = float(w.norm())
+        with contextlib.suppress(ValueError):               # direct rules: no per-weight B
+            row[f"cos_wb_{i}"] = float(alignment_cosine_from(w, feedback_of(layer), w.dim()))
+    with contextlib.suppress(ValueError):
+        potentials = neuron_potentials(model)
+        ref = reference if reference is not None else potentials
+        for i, (p, p0) in enumerate(zip(potentials, ref), 1):
+            row[f"potential_{i}"] = float(p.sum())
+            row[f"potential_ratio_{i}"] = float(p.sum() / p0.sum())
+            row[f"neuron_deviation_{i}"] = float(deviation_from_one(p / p0))
+    return row
+
+
+def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
+          test_data: tuple[torch.Tensor, torch.Tensor] | None, config: TrainConfig, *,
+          measure: Callable[[nn.Module, list | None], dict] | None = chain_measurements,
+          name: str = "model") -> pd.DataFrame:
+    """Train a (converted) classifier with SGD + momentum on cross-entropy.
+
+    Returns one row per measured epoch: epoch, lr, train/test loss and accuracy, and what
+    `measure(model, reference)` adds.  Raises TrainingDiverged naming the epoch.
+    """
+    device = torch.device(config.device)
+    model.to(device)
+    x, y = (t.to(device) for t in train_data)
+    xt, yt = (t.to(device) for t in test_data) if test_data is not None else (None, None)
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                          weight_decay=config.weight_decay)
+    gen = torch.Generator().manual_seed(config.data_seed)
+    n = x.shape[0]
+    bs = n if config.batch_size is None else config.batch_size
+    reference = None
+    if measure is not None:
+        with contextlib.suppress(ValueError):
+            reference = neuron_potentials(model)
+    rows = []
+
+    def record(epoch: int, lr: float) -> None:
+        model.eval()
+        with torch.no_grad():
+            row = {"epoch": epoch, "lr": lr}
+            row["train_loss"], row["train_acc"] = _eval(model, x, y, bs)
+            if xt is not None:
+                row["test_loss"], row["test_acc"] = _eval(model, xt, yt, bs)
+            if measure is not None:
+                row.update(measure(model, reference))
+        rows.append(row)
+        model.train()
+
+    with deterministic_mode(config.deterministic):
+        record(0, config.lr_at(0))
+        for epoch in tqdm(range(config.epochs), desc=name, disable=not show_progress(config.progress)):
+            lr = config.lr_at(epoch)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            order = torch.randperm(n, generator=gen).to(device) if bs < n else None
+            for start in range(0, n, bs):
+                idx = order[start:start + bs] if order is not None else slice(None)
+                loss = F.cross_entropy(model(x[idx]), y[idx], reduction=config.loss_reduction)
+                _check_finite(loss.detach(), epoch + 1, name, lr)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                after_optimizer_step(model)
+            if (epoch + 1) % config.measure_every == 0 or epoch + 1 == config.epochs:
+                record(epoch + 1, lr)
+    return pd.DataFrame(rows)
+
+
+def _eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[float, float]:
+    if bs >= x.shape[0]:
+        return _loss_and_accuracy(model(x), y)
+    logits = torch.cat([model(x[i:i + bs]) for i in range(0, x.shape[0], bs)])
+    return _loss_and_accuracy(logits, y)

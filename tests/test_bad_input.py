@@ -1,0 +1,75 @@
+"""Bad input ends in an error that names the cause and the fix."""
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import falign
+from falign.data import DatasetError, MNIST_FILES, cifar100_subset, mnist, tiny_imagenet_subset
+from falign.models import two_layer_mlp
+
+
+def test_unknown_rule_lists_valid_rules():
+    with pytest.raises(ValueError, match="unknown learning rule 'feedback'.*bp, fa, adafa, signfa, frsf, brsf, dfa, mdfa"):
+        falign.convert(two_layer_mlp(4, 3, 2), "feedback")
+
+
+def test_unsupported_layer_is_named():
+    net = nn.Sequential(nn.Conv1d(2, 3, 3), nn.Flatten(), nn.Linear(3, 2))
+    with pytest.raises(TypeError, match=r"layer '0' of type Conv1d.*nn.Linear and nn.Conv2d"):
+        falign.convert(net, "fa")
+    with pytest.raises(TypeError, match="no nn.Linear or nn.Conv2d"):
+        falign.convert(nn.Sequential(nn.ReLU()), "fa")
+    with pytest.raises(ValueError, match="already converted"):
+        falign.convert(falign.convert(two_layer_mlp(4, 3, 2), "fa"), "bp")
+
+
+def test_direct_rule_without_measurable_feedback():
+    from falign.measurements import layer_alignment
+    net = falign.convert(two_layer_mlp(4, 3, 2), "dfa", example_input=torch.randn(1, 4))
+    with pytest.raises(ValueError, match="direct rule 'dfa'"):
+        layer_alignment(net)
+
+
+def test_missing_mnist_names_files_and_fix(tmp_path):
+    with pytest.raises(DatasetError, match=r"MNIST not found.*train-images-idx3-ubyte.gz.*make data"):
+        mnist(tmp_path, download=False)
+
+
+def test_corrupted_mnist_file_is_named(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES:
+        with gzip.open(raw / name, "wb") as f:
+            f.write(b"not mnist")
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz is corrupted: md5 \w+, expected f68b3c2d"):
+        mnist(tmp_path)
+
+
+def test_missing_cifar_and_tiny_imagenet(tmp_path):
+    with pytest.raises(DatasetError, match=r"CIFAR-100 not found.*train, test, meta"):
+        cifar100_subset(tmp_path, download=False)
+    with pytest.raises(DatasetError, match=r"Tiny-ImageNet not found.*wnids.txt"):
+        tiny_imagenet_subset(tmp_path)
+
+
+def test_corrupted_cifar_detected(tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    for name in ("train", "test", "meta"):
+        (folder / name).write_bytes(b"garbage")
+    with pytest.raises(DatasetError, match="corrupted: md5"):
+        cifar100_subset(tmp_path, download=False)
+    with pytest.raises(DatasetError, match="not in the official format"):
+        cifar100_subset(tmp_path, download=False, verify=False)
+
+
+def test_bad_config_values():
+    from falign.training import TrainConfig
+    with pytest.raises(ValueError, match="loss_reduction"):
+        TrainConfig(epochs=1, lr=0.1, loss_reduction="median")
+    with pytest.raises(ValueError):
+        TrainConfig(epochs=1, lr=-1.0)

@@ -1,0 +1,177 @@
+"""Every rule's weight, bias and input gradients against hand-written formulas (float64)."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import falign
+from falign.rules import paper_sign
+
+LAYER_RULES = ["bp", "fa", "adafa", "signfa", "frsf", "brsf"]
+DIRECT_RULES = ["dfa", "mdfa"]
+pytestmark = pytest.mark.usefixtures("float64")
+
+
+def expected_feedback(rule: str, layer) -> torch.Tensor:
+    """B written out from each rule's definition, independently of the layer's code."""
+    w = layer.weight.detach()
+    fan_in = w[0].numel()
+    fan_out = w.shape[0] * (w[0, 0].numel() if w.dim() > 2 else 1)
+    if rule == "bp":
+        return w
+    if rule in ("fa", "adafa"):
+        return layer.feedback_store
+    sign = torch.where(w > 0, 1.0, -1.0)
+    if rule == "signfa":
+        return math.sqrt(2.0 / (fan_in + fan_out)) * sign
+    return layer.feedback_store.abs() * sign
+
+
+def linear_net(rule: str):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    return falign.convert(net, rule, seed=5)
+
+
+@pytest.mark.parametrize("rule", LAYER_RULES)
+def test_linear_gradients_match_formula(rule):
+    net = linear_net(rule)
+    first, last = net[0], net[2]
+    x = torch.randn(5, 4, requires_grad=True)
+    target = torch.randn(5, 2)
+    a1 = torch.tanh(first(x))
+    out = last(a1)
+    loss = 0.5 * ((out - target) ** 2).sum()
+    loss.backward()
+    # Hand-written backward pass of Sec. 3 with B in place of W.
+    delta2 = (out - target).detach()                                   # (5, 2)
+    delta1 = (delta2 @ expected_feedback(rule, last)) * (1 - a1.detach() ** 2)
+    torch.testing.assert_close(last.weight.grad, delta2.T @ a1.detach())
+    torch.testing.assert_close(last.bias.grad, delta2.sum(0))
+    torch.testing.assert_close(first.weight.grad, delta1.T @ x.detach())
+    torch.testing.assert_close(first.bias.grad, delta1.sum(0))
+    torch.testing.assert_close(x.grad, delta1 @ expected_feedback(rule, first))
+
+
+@pytest.mark.parametrize("rule", LAYER_RULES)
+def test_conv_gradients_match_formula(rule):
+    torch.manual_seed(1)
+    conv = falign.convert(nn.Sequential(nn.Conv2d(2, 3, 2, stride=1, padding=1)), rule, seed=3)[0]
+    x = torch.randn(2, 2, 3, 3, requires_grad=True)
+    out = conv(x)
+    g = torch.randn_like(out)
+    out.backward(g)
+    # Explicit convolution backward with unfold: out[n,o,p] = sum_k W[o,k] patch[n,k,p] + b[o].
+    patches = F.unfold(x.detach(), 2, padding=1)                       # (N, 2*2*2, P)
+    g2 = g.reshape(2, 3, -1)                                           # (N, 3, P)
+    w_grad = torch.einsum("nop,nkp->ok", g2, patches).reshape(conv.weight.shape)
+    torch.testing.assert_close(conv.weight.grad, w_grad)
+    torch.testing.assert_close(conv.bias.grad, g.sum((0, 2, 3)))
+    b = expected_feedback(rule, conv).reshape(3, -1)
+    cols = torch.einsum("ok,nop->nkp", b, g2)
+    x_grad = F.fold(cols, (3, 3), 2, padding=1)
+    torch.testing.assert_close(x.grad, x_grad)
+
+
+def test_sign_convention_and_scale():
+    w = torch.tensor([[0.5, -0.2, 0.0]])
+    torch.testing.assert_close(paper_sign(w), torch.tensor([[1.0, -1.0, -1.0]]))
+    layer = falign.convert(nn.Sequential(nn.Linear(3, 1)), "signfa")[0]
+    with torch.no_grad():
+        layer.weight.copy_(w)
+    torch.testing.assert_close(layer.feedback, math.sqrt(2 / 4) * torch.tensor([[1.0, -1.0, -1.0]]))
+
+
+def test_feedback_shapes_buffers_and_semantics():
+    net = linear_net("fa")
+    b = net[2].feedback.clone()
+    assert b.shape == net[2].weight.shape
+    assert "2.feedback_store" in net.state_dict()
+    with torch.no_grad():
+        net[2].weight.add_(1.0)
+    torch.testing.assert_close(net[2].feedback, b)              # FA: fixed
+    ada = linear_net("adafa")
+    torch.testing.assert_close(ada[2].feedback, ada[2].weight.detach())   # adaFA: B = W(0)
+    with torch.no_grad():
+        ada[2].weight.mul_(2.0)
+    assert not torch.allclose(ada[2].feedback, ada[2].weight.detach())
+    bp = linear_net("bp")
+    assert bp[2].feedback is not None and torch.equal(bp[2].feedback, bp[2].weight.detach())
+
+
+def test_brsf_redraws_once_per_optimizer_step_only():
+    net = linear_net("brsf")
+    before = net[2].feedback_store.clone()
+    net(torch.randn(3, 4)).sum().backward()
+    net(torch.randn(3, 4)).sum().backward()                   # more forwards: no redraw
+    torch.testing.assert_close(net[2].feedback_store, before)
+    falign.after_optimizer_step(net)
+    assert not torch.allclose(net[2].feedback_store, before)
+    frsf = linear_net("frsf")
+    fixed = frsf[2].feedback_store.clone()
+    falign.after_optimizer_step(frsf)
+    torch.testing.assert_close(frsf[2].feedback_store, fixed)
+
+
+@pytest.mark.parametrize("rule", DIRECT_RULES)
+def test_direct_rules_send_output_error_to_every_layer(rule):
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3), nn.Tanh(), nn.Linear(3, 2))
+    net = falign.convert(net, rule, seed=7)
+    l1, l2, l3 = net[0], net[2], net[4]
+    x = torch.randn(6, 4)
+    a1 = torch.tanh(l1(x))
+    a2 = torch.tanh(l2(a1))
+    out = l3(a2)
+    target = torch.randn(6, 2)
+    ((out - target) ** 2).sum().mul(0.5).backward()
+    e = (out - target).detach()
+    d1 = (e @ l2.feedback) * (1 - a1.detach() ** 2)           # Nokland: delta_l = (e D_l) * f'
+    d2 = (e @ l3.feedback) * (1 - a2.detach() ** 2)
+    torch.testing.assert_close(l3.weight.grad, e.T @ a2.detach())
+    torch.testing.assert_close(l2.weight.grad, d2.T @ a1.detach())
+    torch.testing.assert_close(l2.bias.grad, d2.sum(0))
+    torch.testing.assert_close(l1.weight.grad, d1.T @ x)
+    assert l2.feedback.shape == (2, 5) and l3.feedback.shape == (2, 3)
+    if rule == "mdfa":
+        assert (l2.feedback >= 0).all() and (l3.feedback >= 0).all()
+        assert (l2.weight >= 0).all() and (l3.weight >= 0).all()
+
+
+def test_direct_rule_on_conv_uses_dense_matrix():
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.Flatten(),
+                        nn.Linear(2 * 2 * 2, 3))
+    x = torch.randn(4, 1, 6, 6)
+    net = falign.convert(net, "dfa", seed=1, example_input=x)
+    conv2, fc = net[2], net[4]
+    assert conv2.feedback.shape == (3, 2 * 4 * 4)              # dense over the input feature map
+    out = net(x)
+    g = torch.randn_like(out)
+    out.backward(g)
+    h1 = net[0](x).detach()
+    delta = (g @ conv2.feedback).reshape(4, 2, 4, 4) * (h1 > 0)
+    expected = torch.nn.grad.conv2d_weight(x, net[0].weight.shape, delta)
+    torch.testing.assert_close(net[0].weight.grad, expected)
+    assert fc.feedback.shape == (3, 8)
+
+
+def test_first_layer_computes_no_input_gradient(monkeypatch):
+    net = linear_net("fa")
+    calls = []
+    for i in (0, 2):
+        original = net[i]._backward_matrix
+        monkeypatch.setattr(net[i], "_backward_matrix",
+                            lambda w, i=i, f=original: calls.append(i) or f(w))
+    net(torch.randn(2, 4)).sum().backward()
+    assert calls == [2]          # only the second layer sends an error back to its input
+
+
+def test_feedback_moves_with_to_and_survives_state_dict():
+    net = linear_net("fa")
+    fresh = falign.convert(nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2)), "fa", seed=99)
+    fresh.load_state_dict(net.state_dict())
+    torch.testing.assert_close(fresh[2].feedback, net[2].feedback)
+    assert net.float()[2].feedback.dtype == torch.float32

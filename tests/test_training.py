@@ -1,0 +1,105 @@
+"""Training loops: stacked == one by one, seeds reproduce runs exactly, divergence is named."""
+import pytest
+import torch
+
+import falign
+from falign.models import lenet, two_layer_mlp
+from falign.stacked import train_stacked
+from falign.training import TrainConfig, TrainingDiverged, train
+
+RULES = ["bp", "fa", "adafa", "signfa", "frsf", "brsf"]
+
+
+def toy_data(seed=0, n=48, d=12, c=4, dtype=torch.float64):
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, d, generator=gen, dtype=dtype), torch.randint(0, c, (n,), generator=gen))
+
+
+def models(dtype=torch.float64, bias=True):
+    return [falign.convert(two_layer_mlp(12, 9, 4, seed=3, bias=bias, dtype=dtype), r, seed=7)
+            for r in RULES]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_stacked_training_equals_one_by_one(bias):
+    data = toy_data()
+    cfg = TrainConfig(epochs=30, lr=0.2, momentum=0.3, weight_decay=1e-3, milestones=(20,),
+                      measure_every=10, progress=False)
+    one_by_one = [train(m, data, data, cfg) for m in models(bias=bias)]
+    stacked_models = models(bias=bias)
+    stacked = train_stacked(stacked_models, data, data, cfg)
+    for a, b in zip(one_by_one, stacked):
+        assert list(a.columns) == list(b.columns)
+        assert len(a) == 4
+        torch.testing.assert_close(torch.tensor(a.values), torch.tensor(b.values), rtol=1e-7, atol=1e-9)
+    for m1, m2 in zip(models(bias=bias), stacked_models):
+        assert not torch.allclose(m1[0].weight, m2[0].weight)        # training changed weights
+    # ...and the stacked models were written back with the one-by-one results.
+    trained = models(bias=bias)
+    for m in trained:
+        train(m, data, data, cfg)
+    for m1, m2 in zip(trained, stacked_models):
+        for p, q in zip(m1.parameters(), m2.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-10)
+
+
+def test_same_seeds_identical_results_different_seeds_differ():
+    data = toy_data(dtype=torch.float32)
+    cfg = TrainConfig(epochs=5, lr=0.1, momentum=0.5, batch_size=16, data_seed=3,
+                      measure_every=5, deterministic=True, progress=False)
+
+    def run(init_seed, feedback_seed, data_seed):
+        m = falign.convert(two_layer_mlp(12, 9, 4, seed=init_seed), "fa", seed=feedback_seed)
+        c = TrainConfig(**{**cfg.as_dict(), "data_seed": data_seed})
+        return train(m, data, data, c)
+
+    base = run(0, 0, 0)
+    assert base.equals(run(0, 0, 0))
+    for other in (run(1, 0, 0), run(0, 1, 0), run(0, 0, 1)):
+        assert not base.equals(other)
+
+
+def test_lr_schedule_and_measurement_epochs():
+    cfg = TrainConfig(epochs=10, lr=0.05, milestones=(3, 6), gamma=0.1, measure_every=4)
+    assert [round(cfg.lr_at(e), 8) for e in (0, 2, 3, 5, 6, 9)] == [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005]
+    m = falign.convert(two_layer_mlp(12, 5, 4, dtype=torch.float64), "signfa")
+    df = train(m, toy_data(), None, TrainConfig(**{**cfg.as_dict(), "progress": False}))
+    assert df.epoch.tolist() == [0, 4, 8, 10]
+    assert "test_loss" not in df
+
+
+def test_divergence_names_the_epoch():
+    x, y = toy_data(dtype=torch.float32)
+    x[0, 0] = 1e38                                   # overflows the logits: loss is NaN
+    cfg = TrainConfig(epochs=50, lr=0.1, progress=False)
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch \d+:.*lower the learning rate"):
+        train(falign.convert(two_layer_mlp(12, 9, 4), "fa"), (x, y), None, cfg)
+    with pytest.raises(TrainingDiverged, match=r"model\(s\) \[0, 1\].*diverged at epoch \d+"):
+        train_stacked([falign.convert(two_layer_mlp(12, 9, 4), r) for r in ("bp", "fa")],
+                      (x, y), None, cfg)
+
+
+def test_minibatch_lenet_step_runs_every_rule_and_reduces_loss():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, 16, 16, generator=gen)
+    y = torch.randint(0, 3, (64,), generator=gen)
+    cfg = TrainConfig(epochs=15, lr=0.01, momentum=0.9, batch_size=32, progress=False)
+    for rule in ["bp", "fa", "signfa", "dfa"]:
+        net = falign.convert(lenet(num_classes=3, seed=1), rule, seed=2, example_input=x[:2])
+        df = train(net, (x, y), None, cfg)
+        assert df.train_loss.iloc[-1] < df.train_loss.iloc[0], rule
+        if rule != "dfa":
+            assert {"cos_wb_1", "cos_wb_5", "potential_4"} <= set(df.columns)
+
+
+def test_convert_keeps_forward_pass_and_counts_layers():
+    from falign.models import resnet18
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 32)
+    plain = resnet18(num_classes=7, seed=1).eval()
+    converted = falign.convert(resnet18(num_classes=7, seed=1), "brsf", seed=3).eval()
+    torch.testing.assert_close(plain(x), converted(x))
+    assert len(falign.feedback_layers(converted)) == 21           # 20 convs + fc
+    net = lenet(num_classes=5)
+    names = [type(m).__name__ for m in falign.feedback_layers(falign.convert(net, "fa"))]
+    assert names == ["FeedbackConv2d"] * 3 + ["FeedbackLinear"] * 2
