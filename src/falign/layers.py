@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .rules import (RULES, draw_direct_feedback, draw_feedback, get_rule, layer_seed,
-                    paper_sign, sign_scale)
+                    sign_scale)
 
 
 class _ErrorChannel:
@@ -125,9 +125,11 @@ class _FeedbackMixin:
             return weight
         if self.rule in ("fa", "adafa"):
             return self.feedback_store
+        # One fused select instead of sign-then-multiply: s * sign(W), |M| * sign(W).
         if self.rule == "signfa":
-            return sign_scale(weight) * paper_sign(weight)
-        return self.feedback_store * paper_sign(weight)       # frsf, brsf: |M| * sign(W)
+            scale = weight.new_tensor(sign_scale(weight))      # in the weight's dtype
+            return torch.where(weight > 0, scale, -scale)
+        return torch.where(weight > 0, self.feedback_store, -self.feedback_store)  # frsf, brsf
 
     def _channel_error(self) -> torch.Tensor:
         if self._channel is None or self._channel.error is None:

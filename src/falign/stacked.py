@@ -87,36 +87,39 @@ class StackedMLPs:
         return torch.where(self.is_bp, w, torch.where(
             self.is_sign, signfa, torch.where(self.is_magnitude, store * sign, store)))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pre-activations h_1 (K, n, m) and logits (K, n, c)."""
-        k, m, d = self.params["w1"].shape
-        h = (x @ self.params["w1"].reshape(k * m, d).t()).reshape(x.shape[0], k, m).transpose(0, 1)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Pre-activations h_1 and activations a_1 (K, n, m), and logits (K, n, c)."""
+        # x (n, d) is shared by the K models: one GEMM per model writes into a contiguous
+        # (K, n, m) block (a broadcast matmul would first copy x K times).
+        w1 = self.params["w1"]
+        h = x.new_empty(w1.shape[0], x.shape[0], w1.shape[1])            # (K, n, m)
+        for k in range(w1.shape[0]):
+            torch.matmul(x, w1[k].t(), out=h[k])
         if self.bias:
-            h = h + self.params["b1"].unsqueeze(1)
+            h += self.params["b1"].unsqueeze(1)
         a = F.leaky_relu(h, self.slope)
-        logits = torch.bmm(a, self.params["w2"].transpose(1, 2))
+        logits = torch.bmm(a, self.params["w2"].transpose(1, 2))       # (K, n, c)
         if self.bias:
-            logits = logits + self.params["b2"].unsqueeze(1)
-        return h, logits
+            logits += self.params["b2"].unsqueeze(1)
+        return h, a, logits
 
     def gradients(self, x: torch.Tensor, y: torch.Tensor, reduction: str
                   ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The rule's update direction for every parameter, and the K training losses."""
-        h, logits = self.forward(x)
-        k, n, c = logits.shape
+        h, a, logits = self.forward(x)
+        n, c = logits.shape[1:]
         logp = logits.log_softmax(-1)
         onehot = F.one_hot(y, c).to(logits.dtype)
         losses = -(logp * onehot).sum(-1).sum(-1)
-        scale = 1.0 / n if reduction == "mean" else 1.0
         if reduction == "mean":
             losses = losses / n
-        e = (logp.exp() - onehot) * scale                              # (K, n, c)
-        a = F.leaky_relu(h, self.slope)
+        e = logp.exp_().sub_(onehot)                                   # (K, n, c)
+        if reduction == "mean":
+            e /= n
         grads = {"w2": torch.bmm(e.transpose(1, 2), a)}                # (K, c, m)
-        delta = torch.bmm(e, self.feedback(2))                         # (K, n, m)
-        delta = delta * torch.where(h > 0, 1.0, self.slope).to(h.dtype)
-        m, d = h.shape[-1], x.shape[-1]
-        grads["w1"] = (delta.transpose(0, 1).reshape(n, k * m).t() @ x).reshape(k, m, d)
+        delta = torch.bmm(e, self.feedback(2))                         # (K, n, m): e B_2
+        delta = torch.where(h > 0, delta, delta * self.slope)          # * phi'(h_1)
+        grads["w1"] = torch.stack([delta[k].t() @ x for k in range(len(delta))])  # (K, m, d)
         if self.bias:
             grads["b2"] = e.sum(1)
             grads["b1"] = delta.sum(1)
@@ -146,11 +149,11 @@ class StackedMLPs:
 
     def measurements(self, x, y, xt, yt, reference: torch.Tensor | None) -> list[dict]:
         """The columns of falign.training.chain_measurements, for every stacked model."""
-        _, logits = self.forward(x)
+        logits = self.forward(x)[2]
         rows = [{} for _ in self.rules]
         self._loss_acc(rows, "train", logits, y)
         if xt is not None:
-            self._loss_acc(rows, "test", self.forward(xt)[1], yt)
+            self._loss_acc(rows, "test", self.forward(xt)[2], yt)
         p = self.neuron_potentials()
         ref = p if reference is None else reference
         cols = {"weight_norm_1": self.params["w1"].flatten(1).norm(dim=1),

@@ -1,0 +1,45 @@
+"""The noisy-MNIST sweep: specifications, resumption, stored provenance."""
+import pytest
+
+from falign.data import data_root
+from falign.experiments import PROFILES, build_model, run_sweep, with_reading
+from falign.store import ResultStore
+
+HAVE_MNIST = (data_root() / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").exists()
+
+
+def test_paper_profile_matches_appendix_a():
+    p = PROFILES["paper"]
+    specs = p.run_specs()
+    assert len(specs) == 10 * 4 * 6
+    cfg = p.config("cpu", progress=False)
+    assert cfg.milestones == (1000, 2000, 3000, 4000, 5000)
+    assert (cfg.lr, cfg.momentum, cfg.weight_decay, cfg.epochs) == (0.05, 0.05, 0.0, 6000)
+    assert [round(cfg.lr_at(e), 10) for e in (0, 999, 1000, 5999)] == [0.05, 0.05, 0.005, 5e-7]
+    assert specs[0]["repeat"] == 0 and specs[-1]["repeat"] == 5
+    same_group = [s for s in specs if s["width"] == 15 and s["repeat"] == 2]
+    assert len({(s["init_seed"], s["subset_seed"]) for s in same_group}) == 1   # paired runs
+
+
+def test_build_model_initialisation_readings():
+    spec = {**PROFILES["paper"].run_specs()[0], "width": 100}
+    fan_in = build_model(spec)
+    width = build_model({**spec, "init": "width"})
+    assert float(fan_in[0].weight.abs().max()) <= 1 / 784 ** 0.5
+    assert float(width[0].weight.abs().max()) > 1 / 784 ** 0.5
+    assert float(width[0].weight.abs().max()) <= 1 / 100 ** 0.5
+    with pytest.raises(ValueError, match="unknown init"):
+        build_model({**spec, "init": "xavier"})
+
+
+@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not in the data root (run `make data`)")
+def test_smoke_sweep_resumes_without_retraining(tmp_path):
+    store = ResultStore(tmp_path, "noisy_mnist_smoke")
+    protocol = with_reading(PROFILES["smoke"], widths=(15,), rules=("fa", "bp"))
+    assert run_sweep(protocol, store, progress=False) == 2
+    first = {r["key"]: r["provenance"]["finished_utc"] for r, _ in store.runs()}
+    assert run_sweep(protocol, store, progress=False) == 0        # nothing left to do
+    assert {r["key"]: r["provenance"]["finished_utc"] for r, _ in store.runs()} == first
+    table = store.table(rule="fa")
+    assert table.epoch.tolist() == [0, 5, 10, 15, 20]
+    assert {"train_loss", "test_acc", "cos_wb_2", "neuron_deviation_1"} <= set(table.columns)
