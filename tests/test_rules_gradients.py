@@ -140,12 +140,13 @@ def test_direct_rules_send_output_error_to_every_layer(rule):
         assert (l2.weight >= 0).all() and (l3.weight >= 0).all()
 
 
-def test_direct_rule_on_conv_uses_dense_matrix():
+@pytest.mark.parametrize("rule", DIRECT_RULES)
+def test_direct_rule_on_conv_uses_dense_matrix(rule):
     torch.manual_seed(3)
     net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3), nn.Flatten(),
                         nn.Linear(2 * 2 * 2, 3))
     x = torch.randn(4, 1, 6, 6)
-    net = falign.convert(net, "dfa", seed=1, example_input=x)
+    net = falign.convert(net, rule, seed=1, example_input=x)
     conv2, fc = net[2], net[4]
     assert conv2.feedback.shape == (3, 2 * 4 * 4)              # dense over the input feature map
     out = net(x)
@@ -155,7 +156,10 @@ def test_direct_rule_on_conv_uses_dense_matrix():
     delta = (g @ conv2.feedback).reshape(4, 2, 4, 4) * (h1 > 0)
     expected = torch.nn.grad.conv2d_weight(x, net[0].weight.shape, delta)
     torch.testing.assert_close(net[0].weight.grad, expected)
+    torch.testing.assert_close(net[0].bias.grad, delta.sum((0, 2, 3)))
     assert fc.feedback.shape == (3, 8)
+    if rule == "mdfa":
+        assert (conv2.feedback >= 0).all() and (conv2.weight >= 0).all()
 
 
 def test_first_layer_computes_no_input_gradient(monkeypatch):
