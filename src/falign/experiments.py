@@ -71,9 +71,9 @@ PROFILES = {
 
 def build_model(spec: dict) -> torch.nn.Module:
     """The converted two-layer network of one run specification."""
-    bound = None if spec["init"] == "fan_in" else 1.0 / spec["width"] ** 0.5
     if spec["init"] not in ("fan_in", "width"):
         raise ValueError(f"unknown init {spec['init']!r}; use fan_in or width")
+    bound = None if spec["init"] == "fan_in" else 1.0 / spec["width"] ** 0.5
     model = two_layer_mlp(784, spec["width"], 10, bias=spec["bias"], seed=spec["init_seed"],
                           init_bound=bound)
     return convert(model, spec["rule"], seed=spec["feedback_seed"])

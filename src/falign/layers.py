@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .rules import (RULES, draw_direct_feedback, draw_feedback, get_rule, layer_seed,
-                    sign_scale)
+                    sign_feedback, sign_scale)
 
 
 class _ErrorChannel:
@@ -125,11 +125,9 @@ class _FeedbackMixin:
             return weight
         if self.rule in ("fa", "adafa"):
             return self.feedback_store
-        # One fused select instead of sign-then-multiply: s * sign(W), |M| * sign(W).
         if self.rule == "signfa":
-            scale = weight.new_tensor(sign_scale(weight))      # in the weight's dtype
-            return torch.where(weight > 0, scale, -scale)
-        return torch.where(weight > 0, self.feedback_store, -self.feedback_store)  # frsf, brsf
+            return sign_feedback(weight, weight.new_tensor(sign_scale(weight)))
+        return sign_feedback(weight, self.feedback_store)      # frsf, brsf: |M| * sign(W)
 
     def _channel_error(self) -> torch.Tensor:
         if self._channel is None or self._channel.error is None:

@@ -81,9 +81,17 @@ def sign_scale(weight: torch.Tensor) -> float:
     return math.sqrt(2.0 / (fan_in + fan_out))
 
 
+def sign_feedback(weight: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
+    """magnitude * sign(W) with the paper's sign(0) = -1, as one select (signfa, frsf, brsf).
+
+    `magnitude` is a scalar tensor (signfa's s) or a tensor of W's shape (|M|), W's dtype.
+    """
+    return torch.where(weight > 0, magnitude, -magnitude)
+
+
 def paper_sign(weight: torch.Tensor) -> torch.Tensor:
     """sign(x) = 1 for x > 0 and -1 otherwise (Robertson & Koyejo, Sec. 3 notation)."""
-    return torch.where(weight > 0, 1.0, -1.0).to(weight.dtype)
+    return sign_feedback(weight, weight.new_tensor(1.0))
 
 
 def layer_seed(seed: int, index: int, step: int = 0) -> int:

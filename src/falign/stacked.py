@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .layers import FeedbackLinear
 from .measurements import alignment_cosine_from, deviation_from_one, neuron_potential_from
-from .rules import draw_feedback, layer_seed, paper_sign, sign_scale
+from .rules import draw_feedback, layer_seed, sign_feedback, sign_scale
 from .training import (TrainConfig, TrainingDiverged, deterministic_mode, show_progress)
 
 STACKABLE_RULES = ("bp", "fa", "adafa", "signfa", "frsf", "brsf")
@@ -82,10 +82,9 @@ class StackedMLPs:
         """B_layer(t) of every model, (K, out, in); the same rules as falign.layers."""
         w = self.params[f"w{layer}"]
         store = self.store[layer - 1]
-        sign = paper_sign(w)
-        signfa = sign_scale(w[0]) * sign
+        signfa = sign_feedback(w, w.new_tensor(sign_scale(w[0])))
         return torch.where(self.is_bp, w, torch.where(
-            self.is_sign, signfa, torch.where(self.is_magnitude, store * sign, store)))
+            self.is_sign, signfa, torch.where(self.is_magnitude, sign_feedback(w, store), store)))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Pre-activations h_1 and activations a_1 (K, n, m), and logits (K, n, c)."""
