@@ -1,5 +1,6 @@
 """The noisy-MNIST sweep: specifications, resumption, stored provenance."""
 import pytest
+import torch
 
 from falign.data import data_root
 from falign.experiments import PROFILES, build_model, run_sweep, with_reading
@@ -43,3 +44,33 @@ def test_smoke_sweep_resumes_without_retraining(tmp_path):
     table = store.table(rule="fa")
     assert table.epoch.tolist() == [0, 5, 10, 15, 20]
     assert {"train_loss", "test_acc", "cos_wb_2", "neuron_deviation_1"} <= set(table.columns)
+
+
+def test_bias_and_feedback_readings_build_what_they_say():
+    spec = {**PROFILES["paper"].run_specs()[0], "width": 60, "bias": True, "bias_init": "one",
+            "feedback_init": "xavier", "rule": "fa"}
+    model = build_model(spec)
+    assert float(model[0].bias.min()) == float(model[0].bias.max()) == 1.0
+    assert float(model[2].bias.min()) == 1.0
+    b2 = model[2].feedback                                  # (10, 60): Glorot bound sqrt(6/70)
+    bound = (6 / 70) ** 0.5
+    assert float(b2.abs().max()) <= bound and float(b2.abs().max()) > 0.9 * bound
+    plain = build_model({**spec, "feedback_init": "fan_in"})[2].feedback
+    assert float(plain.abs().max()) <= 1 / 60 ** 0.5 < 0.9 * bound
+    assert torch.equal(build_model(spec)[2].feedback, b2)                 # seeded
+    other = build_model({**spec, "feedback_seed": spec["feedback_seed"] + 1})[2].feedback
+    assert not torch.equal(other, b2)
+    # Glorot feedback is a property of FA's random B only: adaFA's B is still W(0)
+    ada = build_model({**spec, "rule": "adafa"})
+    assert torch.equal(ada[2].feedback, ada[2].weight)
+    with pytest.raises(ValueError, match="unknown bias_init"):
+        build_model({**spec, "bias_init": "zero"})
+
+
+def test_paper_profile_is_the_chosen_reading():
+    from falign.experiments import CHOSEN_READING, READINGS, NoisyMNISTProtocol
+    from dataclasses import replace
+    assert PROFILES["paper"] == replace(NoisyMNISTProtocol(), **READINGS[CHOSEN_READING])
+    for name in ("quick", "smoke"):                      # smaller, same reading
+        for field, value in READINGS[CHOSEN_READING].items():
+            assert getattr(PROFILES[name], field) == value

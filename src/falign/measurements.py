@@ -77,15 +77,18 @@ def _outgoing(next_layer: nn.Module, tensor: torch.Tensor, m: int) -> torch.Tens
     return tensor.reshape(out, m, fan // m).permute(0, 2, 1).reshape(-1, m)
 
 
-def neuron_potentials(model: nn.Module) -> list[torch.Tensor]:
+def neuron_potentials(model: nn.Module, include_bias: bool = True) -> list[torch.Tensor]:
     """Theorem 5.2's potential for every hidden unit (channel, for convs), one tensor per
-    hidden layer, for networks whose layers form a chain in module order (MLP, LeNet)."""
+    hidden layer, for networks whose layers form a chain in module order (MLP, LeNet).
+
+    include_bias=False drops the incoming bias from the potential: App. B.1's formula as
+    printed, which is conserved only for networks without biases."""
     layers = weight_layers(model)
     out = []
     for layer, nxt in zip(layers[:-1], layers[1:]):
         m = layer.weight.shape[0]
         w_in = layer.weight.detach().reshape(m, -1)
-        b_in = None if layer.bias is None else layer.bias.detach()
+        b_in = None if layer.bias is None or not include_bias else layer.bias.detach()
         out.append(neuron_potential_from(w_in, b_in, _outgoing(nxt, nxt.weight.detach(), m),
                                          _outgoing(nxt, feedback_of(nxt), m)))
     return out

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 from .layers import FeedbackLinear
 from .measurements import alignment_cosine_from, deviation_from_one, neuron_potential_from
@@ -146,29 +146,32 @@ class StackedMLPs:
                                    int(layer.feedback_step) + self.steps))
                     store[i].copy_(draw_feedback("brsf", store[i], gen))
 
-    def measurements(self, x, y, xt, yt, reference: torch.Tensor | None) -> list[dict]:
+    def measurements(self, x, y, xt, yt, reference: dict[str, torch.Tensor]) -> list[dict]:
         """The columns of falign.training.chain_measurements, for every stacked model."""
         logits = self.forward(x)[2]
         rows = [{} for _ in self.rules]
         self._loss_acc(rows, "train", logits, y)
         if xt is not None:
             self._loss_acc(rows, "test", self.forward(xt)[2], yt)
-        p = self.neuron_potentials()
-        ref = p if reference is None else reference
+        p, ref = self.neuron_potentials(), reference["full"]
+        pw, refw = self.neuron_potentials(include_bias=False), reference["weights"]
         cols = {"weight_norm_1": self.params["w1"].flatten(1).norm(dim=1),
                 "cos_wb_1": alignment_cosine_from(self.params["w1"], self.feedback(1), 2),
                 "weight_norm_2": self.params["w2"].flatten(1).norm(dim=1),
                 "cos_wb_2": alignment_cosine_from(self.params["w2"], self.feedback(2), 2),
                 "potential_1": p.sum(-1),
                 "potential_ratio_1": p.sum(-1) / ref.sum(-1),
-                "neuron_deviation_1": deviation_from_one(p / ref, dim=-1)}
+                "neuron_deviation_1": deviation_from_one(p / ref, dim=-1),
+                "potential_ratio_weights_1": pw.sum(-1) / refw.sum(-1),
+                "neuron_deviation_weights_1": deviation_from_one(pw / refw, dim=-1)}
         for name, values in cols.items():
             for row, v in zip(rows, values.tolist()):
                 row[name] = v
         return rows
 
-    def neuron_potentials(self) -> torch.Tensor:
-        return neuron_potential_from(self.params["w1"], self.params.get("b1"),
+    def neuron_potentials(self, include_bias: bool = True) -> torch.Tensor:
+        return neuron_potential_from(self.params["w1"],
+                                     self.params.get("b1") if include_bias else None,
                                      self.params["w2"], self.feedback(2))
 
     @staticmethod
@@ -210,7 +213,8 @@ def train_stacked(models: list[nn.Module], train_data: tuple[torch.Tensor, torch
     stack = StackedMLPs(models, device)
     tables: list[list[dict]] = [[] for _ in models]
     with torch.no_grad(), deterministic_mode(config.deterministic):
-        reference = stack.neuron_potentials()
+        reference = {"full": stack.neuron_potentials(),
+                     "weights": stack.neuron_potentials(include_bias=False)}
 
         def record(epoch: int, lr: float) -> None:
             for table, row in zip(tables, stack.measurements(x, y, xt, yt, reference)):

@@ -114,6 +114,21 @@ class ResultStore:
             raise
         return final
 
+    def save_note(self, name: str, content: dict) -> Path:
+        """Write <folder>/<name>.json atomically (records about a sweep that are not runs,
+        such as readings whose training diverged); replaces an older note of that name."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.folder)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(content, indent=1, sort_keys=True, default=str) + "\n")
+        final = self.folder / f"{name}.json"
+        os.replace(tmp, final)
+        return final
+
+    def note(self, name: str) -> dict:
+        path = self.folder / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
     def load(self, spec: dict) -> tuple[dict, pd.DataFrame]:
         path = self.path(spec)
         if not (path / "run.json").exists():
@@ -139,5 +154,6 @@ class ResultStore:
             spec = record["spec"]
             if all(spec.get(k) == v for k, v in match.items()):
                 flat = {k: v for k, v in spec.items() if not isinstance(v, (dict, list))}
-                frames.append(df.assign(**flat, wall_time_s=record["provenance"]["wall_time_s"]))
+                frames.append(df.assign(**flat, run_key=record["key"],
+                                        wall_time_s=record["provenance"]["wall_time_s"]))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.std import tqdm
 
 from .layers import after_optimizer_step
 from .measurements import (alignment_cosine_from, deviation_from_one, feedback_of,
@@ -87,11 +87,20 @@ def _loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, fl
     return float(loss), float((logits.argmax(-1) == y).double().mean())
 
 
-def chain_measurements(model: nn.Module, reference: list[torch.Tensor] | None) -> dict[str, float]:
+def potential_references(model: nn.Module) -> dict[str, list[torch.Tensor]] | None:
+    """Per-neuron potentials at t = 0, with and without biases (None for direct rules)."""
+    try:
+        return {"full": neuron_potentials(model), "weights": neuron_potentials(model, False)}
+    except ValueError:
+        return None
+
+
+def chain_measurements(model: nn.Module, reference: dict | None) -> dict[str, float]:
     """Norms, cos(W_l, B_l) and Theorem 5.2's potential for a chain network (layers from 1).
 
-    `reference` holds the per-neuron potentials at t = 0; it gives the layer-level ratio and
-    the mean per-neuron |ratio - 1| (Table 3).
+    `reference` is potential_references() at t = 0.  Columns: potential_i (layer sum),
+    potential_ratio_i (Figure 2's normalised layer potential), neuron_deviation_i (mean
+    per-neuron |ratio - 1|, App. B.1 / Table 3); the *_weights_i twins leave the biases out.
     """
     row: dict[str, float] = {}
     layers = weight_layers(model)
@@ -100,19 +109,22 @@ def chain_measurements(model: nn.Module, reference: list[torch.Tensor] | None) -
         row[f"weight_norm_{i}"] = float(w.norm())
         with contextlib.suppress(ValueError):               # direct rules: no per-weight B
             row[f"cos_wb_{i}"] = float(alignment_cosine_from(w, feedback_of(layer), w.dim()))
-    with contextlib.suppress(ValueError):
-        potentials = neuron_potentials(model)
-        ref = reference if reference is not None else potentials
-        for i, (p, p0) in enumerate(zip(potentials, ref), 1):
-            row[f"potential_{i}"] = float(p.sum())
-            row[f"potential_ratio_{i}"] = float(p.sum() / p0.sum())
-            row[f"neuron_deviation_{i}"] = float(deviation_from_one(p / p0))
+    now = potential_references(model)
+    if now is None:
+        return row
+    ref = reference if reference is not None else now
+    for suffix, kind in (("", "full"), ("_weights", "weights")):
+        for i, (p, p0) in enumerate(zip(now[kind], ref[kind]), 1):
+            if not suffix:
+                row[f"potential_{i}"] = float(p.sum())
+            row[f"potential_ratio{suffix}_{i}"] = float(p.sum() / p0.sum())
+            row[f"neuron_deviation{suffix}_{i}"] = float(deviation_from_one(p / p0))
     return row
 
 
 def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
           test_data: tuple[torch.Tensor, torch.Tensor] | None, config: TrainConfig, *,
-          measure: Callable[[nn.Module, list | None], dict] | None = chain_measurements,
+          measure: Callable[[nn.Module, dict | None], dict] | None = chain_measurements,
           name: str = "model") -> pd.DataFrame:
     """Train a (converted) classifier with SGD + momentum on cross-entropy.
 
@@ -128,10 +140,7 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
     gen = torch.Generator().manual_seed(config.data_seed)
     n = x.shape[0]
     bs = n if config.batch_size is None else config.batch_size
-    reference = None
-    if measure is not None:
-        with contextlib.suppress(ValueError):
-            reference = neuron_potentials(model)
+    reference = potential_references(model) if measure is not None else None
     rows = []
 
     def record(epoch: int, lr: float) -> None:

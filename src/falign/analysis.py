@@ -1,0 +1,205 @@
+"""Summaries of stored runs (tidy tables from falign.store) for the chapters: per-run
+statistics, means with standard errors, and the Table 3 statistic under its possible readings."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+RUN = "run_key"
+
+
+def final_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The last measured epoch of every run."""
+    last = table.groupby(RUN)["epoch"].transform("max")
+    return table[table.epoch == last].reset_index(drop=True)
+
+
+def mean_se(table: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
+    """Mean, standard error of the mean (ddof=1; NaN for a single run) and count of `value`."""
+    g = table.groupby(by)[value]
+    out = g.agg(mean="mean", std="std", n="count").reset_index()
+    out["se"] = out["std"] / np.sqrt(out["n"])
+    return out.drop(columns="std")
+
+
+# Table 3 under the readings the text allows: which potential (per neuron, App. B.1's formula,
+# or the layer sum of Figure 2), whether biases count, and whether the deviation is read at the
+# end of training or averaged over every measured epoch ("mean absolute deviation").
+DEVIATION_READINGS = {
+    "neuron, weights only, time-averaged": ("neuron_deviation_weights_1", "time"),
+    "neuron, weights only, final": ("neuron_deviation_weights_1", "final"),
+    "neuron, with biases, final": ("neuron_deviation_1", "final"),
+    "layer, weights only, time-averaged": ("potential_ratio_weights_1", "time"),
+    "layer, weights only, final": ("potential_ratio_weights_1", "final"),
+}
+
+
+# The book's reading of Table 3 (argued in the ablation chapter) and the one shown beside it.
+TABLE3_READING = "neuron, weights only, time-averaged"
+TABLE3_ALTERNATIVE = "neuron, weights only, final"
+
+
+def run_deviations(table: pd.DataFrame, reading: str) -> pd.DataFrame:
+    """One deviation per run (with the run's spec columns) under a DEVIATION_READINGS key."""
+    try:
+        column, when = DEVIATION_READINGS[reading]
+    except KeyError:
+        raise ValueError(f"unknown deviation reading {reading!r}; "
+                         f"choose from {sorted(DEVIATION_READINGS)}") from None
+    values = table[column]
+    dev = (values - 1.0).abs() if column.startswith("potential_ratio") else values
+    frame = table.assign(deviation=dev)
+    if when == "final":
+        return final_rows(frame)
+    spec_cols = [c for c in frame.columns if c in ("width", "rule", "repeat", RUN)]
+    return frame.groupby(spec_cols, as_index=False)["deviation"].mean()
+
+
+def format_mean_se(mean: float, se: float) -> str:
+    """'1.5 ± 0.6' with two significant digits, as a table cell."""
+    if np.isnan(se):
+        return f"{mean:.2g}"
+    return f"{mean:.2g} ± {se:.1g}"
+
+
+def compare_width_trend(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Per rule, ours beside the paper's: deviation at the narrowest and widest width both
+    have, their ratio (how much it shrinks with width), and GD's deviation over the rule's.
+    Both inputs are mean_se-style tables with columns rule, width, mean."""
+    widths = sorted(set(ours.width) & set(paper.width))
+    if not widths:
+        raise ValueError("no width in common between our runs and the paper's table")
+    lo, hi = widths[0], widths[-1]
+    rows = []
+    for source, t in (("ours", ours), ("paper", paper)):
+        at = t.set_index(["rule", "width"])["mean"]
+        for rule in [r for r in ("fa", "adafa", "signfa", "bp") if r in set(t.rule)]:
+            row = {"rule": rule, "source": source,
+                   f"width {lo}": at[rule, lo], f"width {hi}": at[rule, hi],
+                   f"shrink {lo}->{hi}": at[rule, lo] / at[rule, hi]}
+            if "bp" in set(t.rule) and rule != "bp":
+                row[f"GD / rule at width {lo}"] = at["bp", lo] / at[rule, lo]
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["rule", "source"]).sort_index()
+
+
+def side_by_side(ours: dict[str, pd.DataFrame], paper: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 layout: one row per width, for each rule the paper's cell and ours (one column
+    per reading in `ours`, a {name: mean_se table} dict)."""
+    cols = {}
+    rules = [r for r in ("fa", "adafa", "signfa", "bp") if r in set(paper.rule)]
+    for rule in rules:
+        p = paper[paper.rule == rule].set_index("width")
+        cols[(rule, "paper")] = {w: format_mean_se(m, s) for w, m, s in
+                                 zip(p.index, p["mean"], p["se"])}
+        for name, t in ours.items():
+            o = t[t.rule == rule].set_index("width")
+            cols[(rule, f"ours: {name}")] = {w: format_mean_se(m, s) for w, m, s in
+                                             zip(o.index, o["mean"], o["se"])}
+    table = pd.DataFrame(cols)
+    table.index.name = "width"
+    table.columns.names = ["rule", "source"]
+    return table.fillna("-")
+
+
+def alignment_claims(table: pd.DataFrame) -> pd.DataFrame:
+    """Section 6.1's claims about Figure 3, each counted over stored runs (or widths)."""
+    t = table[table.rule.isin(["fa", "adafa", "signfa"])]
+    first = t[t.epoch == 0].set_index(RUN)["cos_wb_2"]
+    last = final_rows(t).set_index(RUN)
+    rows = []
+    for rule in ("fa", "adafa", "signfa"):
+        keys = last.index[last.rule == rule]
+        if len(keys):
+            gained = (last.loc[keys, "cos_wb_2"] > first.loc[keys]).sum()
+            rows.append({"claim": "alignment ends higher than it starts", "rule": rule,
+                         "holds": f"{gained} of {len(keys)} runs",
+                         "median change": float((last.loc[keys, "cos_wb_2"]
+                                                 - first.loc[keys]).median())})
+    s = t[t.rule == "signfa"]
+    if len(s):
+        margin = s.cos_wb_2 - (10 * s.width) ** -0.5
+        lowest = margin.groupby(s[RUN]).min()
+        rows.append({"claim": "sign-FA stays above 1/sqrt(n) (Prop. 5.3)", "rule": "signfa",
+                     "holds": f"{(lowest >= 0).sum()} of {len(lowest)} runs",
+                     "median change": float("nan"),
+                     "smallest margin": float(lowest.min())})
+        drops = s.sort_values("epoch").groupby(RUN)["cos_wb_2"].apply(
+            lambda c: bool((c.diff() < -1e-4).any() and (c.diff() > 1e-4).any()))
+        rows.append({"claim": "sign-FA alignment is non-monotonic", "rule": "signfa",
+                     "holds": f"{drops.sum()} of {len(drops)} runs",
+                     "median change": float("nan")})
+    m = t.groupby(["width", "epoch", "rule"])["cos_wb_2"].mean().unstack("rule")
+    if {"fa", "adafa"} <= set(m.columns):
+        above = (m.adafa > m.fa).groupby(level="width").mean()
+        rows.append({"claim": "adaFA stays more aligned than FA", "rule": "adafa vs fa",
+                     "holds": f"{(above == 1).sum()} of {len(above)} widths at every epoch "
+                              f"(worst width: {above.min():.0%} of epochs)",
+                     "median change": float("nan")})
+    return pd.DataFrame(rows).set_index(["claim", "rule"])
+
+
+def generalization_summary(final: pd.DataFrame) -> pd.DataFrame:
+    """Figure 4's claims in numbers: per rule, final train accuracy on the noisy labels (0.8 =
+    no noise memorised), clean test accuracy and loss at the narrowest and widest width, and
+    the change of test loss from the narrowest to the widest."""
+    lo, hi = final.width.min(), final.width.max()
+    m = final.groupby(["rule", "width"])[["train_acc", "test_acc", "test_loss"]].mean()
+    rows = []
+    for rule in [r for r in ("fa", "adafa", "signfa", "bp") if r in set(final.rule)]:
+        rows.append({"rule": rule,
+                     f"train acc (width {lo})": m.loc[(rule, lo), "train_acc"],
+                     f"train acc (width {hi})": m.loc[(rule, hi), "train_acc"],
+                     f"test acc (width {lo})": m.loc[(rule, lo), "test_acc"],
+                     f"test acc (width {hi})": m.loc[(rule, hi), "test_acc"],
+                     f"test loss {lo} -> {hi}": m.loc[(rule, hi), "test_loss"]
+                     - m.loc[(rule, lo), "test_loss"]})
+    return pd.DataFrame(rows).set_index("rule")
+
+
+FA_FAMILY = ("fa", "adafa", "signfa")
+
+
+def reading_criteria(table: pd.DataFrame) -> pd.DataFrame:
+    """The ablation's yardstick: per reading, the paper's four observations in numbers.
+
+    Deviations are App. B.1's per-neuron |r_j - 1| at the end (weights only); "FA family" is
+    the largest of FA, adaFA and sign-FA.  The yes/no columns use stated thresholds: noise
+    fitted = train accuracy >= 0.95 at the widest width (0.8 means none memorised);
+    generalises = clean test accuracy >= 0.85 there; shrinks = the FA family's deviation at
+    the narrowest width is >= 3x that at the widest; GD far above = GD >= 10x the FA family at
+    the narrowest width.
+    """
+    final = final_rows(table)
+    rows = []
+    for reading, f in final.groupby("reading", sort=False):
+        lo, hi = f.width.min(), f.width.max()
+        m = f.groupby(["rule", "width"])[["train_acc", "test_acc",
+                                          "neuron_deviation_weights_1"]].mean()
+        dev = m["neuron_deviation_weights_1"]
+        fam = lambda w: max(dev.get((r, w), np.nan) for r in FA_FAMILY)
+        train_hi = m.xs(hi, level="width")["train_acc"].mean()
+        test_hi = m.xs(hi, level="width")["test_acc"].mean()
+        gd_lo = dev.get(("bp", lo), np.nan)
+        rows.append({
+            "reading": reading,
+            f"train acc @{hi}": train_hi, f"test acc @{hi}": test_hi,
+            f"FA family dev @{lo}": fam(lo), f"FA family dev @{hi}": fam(hi),
+            f"GD dev @{lo}": gd_lo, f"GD dev @{hi}": dev.get(("bp", hi), np.nan),
+            "noise fitted": bool(train_hi >= 0.95), "generalises": bool(test_hi >= 0.85),
+            "shrinks with width": bool(fam(lo) >= 3 * fam(hi)),
+            "GD far above": bool(gd_lo >= 10 * fam(lo)),
+        })
+    out = pd.DataFrame(rows).set_index("reading")
+    out["observations held"] = out[["noise fitted", "generalises", "shrinks with width",
+                                    "GD far above"]].sum(axis=1)
+    return out
+
+
+def statistic_readings(table: pd.DataFrame) -> pd.DataFrame:
+    """Every DEVIATION_READINGS statistic, mean over repeats, one row per (rule, width)."""
+    cols = {}
+    for name in DEVIATION_READINGS:
+        d = run_deviations(table, name)
+        cols[name] = d.groupby(["rule", "width"])["deviation"].mean()
+    return pd.DataFrame(cols)

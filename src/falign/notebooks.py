@@ -1,0 +1,99 @@
+"""Executing the book's chapters: jupytext sources (chapters/*.py) run by papermill into
+notebooks, either to render the book from stored results or to reproduce a chapter's runs."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAPTERS = ROOT / "chapters"
+
+
+def chapter_names() -> list[str]:
+    return sorted(p.stem for p in CHAPTERS.glob("*.py"))
+
+
+def execute_chapter(name: str, output: Path, parameters: dict | None = None,
+                    source_dir: Path = CHAPTERS, progress: bool = False) -> Path:
+    """Convert chapters/<name>.py to a notebook and execute it with papermill in the chapter
+    folder (so relative paths such as ../results resolve as in the book)."""
+    import jupytext
+    import papermill
+
+    source = source_dir / f"{name}.py"
+    if not source.exists():
+        raise FileNotFoundError(f"no chapter {name!r}: {source} does not exist; chapters: "
+                                f"{', '.join(chapter_names())}")
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    unexecuted = output.with_suffix(".source.ipynb")
+    jupytext.write(notebook, unexecuted)
+    try:
+        papermill.execute_notebook(str(unexecuted), str(output), parameters=parameters or {},
+                                   cwd=str(source_dir), kernel_name="python3",
+                                   progress_bar=progress, report_mode=False)
+    finally:
+        unexecuted.unlink(missing_ok=True)
+    return output
+
+
+def render(names: list[str]) -> None:
+    """Re-execute chapters from stored results (no training) into chapters/<name>.ipynb,
+    the notebooks the book shows and nbval checks."""
+    for name in names:
+        execute_chapter(name, CHAPTERS / f"{name}.ipynb")
+        _strip_volatile(CHAPTERS / f"{name}.ipynb")
+        print(f"rendered chapters/{name}.ipynb")
+
+
+def reproduce(names: list[str], profile: str, device: str, results: Path, out: Path) -> None:
+    """Train whatever runs the chapters need at `profile` (resumable) and write the executed
+    notebooks to <out>/<name>-<profile>.ipynb."""
+    for name in names:
+        path = execute_chapter(name, out / f"{name}-{profile}.ipynb", progress=True,
+                               parameters={"profile": profile, "device": device,
+                                           "results": str(results.resolve()),
+                                           "train_missing": True})
+        print(f"wrote {path}")
+
+
+def _strip_volatile(path: Path) -> None:
+    """Drop papermill's timing metadata so that re-rendering unchanged results leaves the
+    committed notebook byte-identical."""
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m falign.notebooks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("render", help="re-execute chapters from stored results")
+    r.add_argument("chapters", nargs="*", help="chapter names (default: all)")
+    p = sub.add_parser("reproduce", help="train what a chapter needs, then execute it")
+    p.add_argument("chapters", nargs="*", help="chapter names (default: all)")
+    p.add_argument("--profile", default="quick", choices=["paper", "quick", "smoke"])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--results", type=Path, default=ROOT / "results")
+    p.add_argument("--out", type=Path, default=ROOT / "_build" / "reproduced")
+    args = parser.parse_args(argv)
+    names = args.chapters or chapter_names()
+    unknown = sorted(set(names) - set(chapter_names()))
+    if unknown:
+        sys.exit(f"unknown chapter(s) {unknown}; chapters: {', '.join(chapter_names())}")
+    if args.command == "render":
+        render(names)
+    else:
+        reproduce(names, args.profile, args.device, args.results, args.out)
+
+
+if __name__ == "__main__":
+    main()

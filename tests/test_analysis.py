@@ -1,0 +1,70 @@
+"""Summaries of stored runs, on hand-made tables whose answers are known."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from falign import analysis, paper_values, plots
+from falign.rules import RULES
+
+
+def toy_table() -> pd.DataFrame:
+    rows = []
+    for key, (rule, width, repeat, scale) in enumerate(
+            [("fa", 15, 0, 1.0), ("fa", 15, 1, 3.0), ("bp", 15, 0, 10.0), ("fa", 200, 0, 0.5)]):
+        for epoch, ratio in zip((0, 5, 10), (1.0, 1.0 + 0.1 * scale, 1.0 - 0.2 * scale)):
+            rows.append({"run_key": f"k{key}", "rule": rule, "width": width, "repeat": repeat,
+                         "epoch": epoch, "potential_ratio_weights_1": ratio,
+                         "neuron_deviation_weights_1": abs(ratio - 1) * 2,
+                         "neuron_deviation_1": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_final_and_time_averaged_deviations():
+    t = toy_table()
+    final = analysis.run_deviations(t, "layer, weights only, final").set_index("run_key")
+    assert final.loc["k1", "deviation"] == pytest.approx(0.6)
+    timed = analysis.run_deviations(t, "layer, weights only, time-averaged").set_index("run_key")
+    assert timed.loc["k1", "deviation"] == pytest.approx((0 + 0.3 + 0.6) / 3)
+    neuron = analysis.run_deviations(t, "neuron, weights only, final").set_index("run_key")
+    assert neuron.loc["k0", "deviation"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="unknown deviation reading"):
+        analysis.run_deviations(t, "median")
+
+
+def test_mean_and_standard_error():
+    t = analysis.run_deviations(toy_table(), "layer, weights only, final")
+    s = analysis.mean_se(t, "deviation", ["rule", "width"]).set_index(["rule", "width"])
+    assert s.loc[("fa", 15), "mean"] == pytest.approx(0.4)
+    assert s.loc[("fa", 15), "se"] == pytest.approx(np.std([0.2, 0.6], ddof=1) / np.sqrt(2))
+    assert np.isnan(s.loc[("bp", 15), "se"]) and s.loc[("bp", 15), "n"] == 1
+
+
+def test_width_trend_against_the_paper():
+    ours = pd.DataFrame({"rule": ["fa", "fa", "bp", "bp"], "width": [15, 200, 15, 200],
+                         "mean": [0.4, 0.1, 8.0, 1.0]})
+    c = analysis.compare_width_trend(ours, paper_values.table3())
+    assert c.loc[("fa", "ours"), "shrink 15->200"] == pytest.approx(4.0)
+    assert c.loc[("fa", "paper"), "shrink 15->200"] == pytest.approx(1.5 / 0.01)
+    assert c.loc[("fa", "ours"), "GD / rule at width 15"] == pytest.approx(20.0)
+    assert np.isnan(c.loc[("bp", "ours"), "GD / rule at width 15"])
+
+
+def test_paper_table3_is_transcribed_whole():
+    t = paper_values.table3()
+    assert len(t) == 40 and set(t.rule) == {"fa", "adafa", "signfa", "bp"}
+    at = t.set_index(["rule", "width"])
+    assert (at.loc[("bp", 15), "mean"], at.loc[("bp", 15), "se"]) == (22.3, 3.2)
+    assert (at.loc[("signfa", 150), "mean"], at.loc[("signfa", 150), "se"]) == (0.004, 0.0004)
+
+
+def test_side_by_side_formats_cells():
+    ours = {"x": pd.DataFrame({"width": [15], "rule": ["fa"], "mean": [0.0123], "se": [0.004]})}
+    table = analysis.side_by_side(ours, paper_values.table3())
+    assert table.loc[15, ("fa", "paper")] == "1.5 ± 0.6"
+    assert table.loc[15, ("fa", "ours: x")] == "0.012 ± 0.004"
+    assert table.loc[200, ("fa", "ours: x")] == "-"
+
+
+def test_every_rule_has_one_colour_and_label():
+    assert set(plots.RULE_COLORS) == set(RULES) == set(plots.RULE_LABELS)
+    assert len(set(plots.RULE_COLORS.values())) == len(RULES)

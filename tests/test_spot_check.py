@@ -1,0 +1,43 @@
+"""Spot check of the committed paper-profile results: the first 50 epochs of one stored run,
+recomputed here on the CPU from its stored specification, match its stored measurements."""
+import numpy as np
+import pytest
+
+from falign.data import data_root
+from falign.experiments import PROFILES, replay
+from falign.notebooks import CHAPTERS
+from falign.store import ResultStore
+
+HAVE_MNIST = (data_root() / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").exists()
+STORE = ResultStore(CHAPTERS.parent / "results", "noisy_mnist_paper")
+
+
+def stored_spec(width: int, rule: str) -> dict:
+    for spec in PROFILES["paper"].run_specs():
+        if spec["width"] == width and spec["rule"] == rule and STORE.has(spec):
+            return spec
+    pytest.fail(f"no stored paper-profile run of width {width} with rule {rule} under "
+                f"{STORE.folder}: the committed results are missing")
+
+
+@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not in the data root (run `make data`)")
+@pytest.mark.parametrize("width,rule", [(15, "fa"), (200, "bp")])
+def test_first_50_epochs_of_a_stored_paper_run_recompute(width, rule):
+    spec = stored_spec(width, rule)
+    record, stored = STORE.load(spec)
+    ours = replay(spec, epochs=50, device="cpu")
+    stored = stored[stored.epoch <= 50].reset_index(drop=True)
+    assert ours.epoch.tolist() == stored.epoch.tolist() == list(range(0, 51, 5))
+    # Same code, same seeds: agreement to float32 round-off (looser on another device's runs).
+    same_device = record["provenance"]["device"].startswith("cpu")
+    rtol = 2e-4 if same_device else 2e-3
+    for column in stored.columns:
+        if column.endswith("_acc"):                       # one image may flip on a GPU
+            np.testing.assert_allclose(ours[column], stored[column], atol=1e-3, err_msg=column)
+        else:
+            np.testing.assert_allclose(ours[column], stored[column], rtol=rtol, atol=1e-6,
+                                       err_msg=column)
+    # and the check can fail: the run after one more epoch is not the stored one
+    moved = replay(spec, epochs=55, device="cpu")
+    assert not np.allclose(moved.loc[moved.epoch == 55, "weight_norm_1"],
+                           stored.loc[stored.epoch == 50, "weight_norm_1"], rtol=1e-6)
