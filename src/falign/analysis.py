@@ -55,6 +55,15 @@ def run_deviations(table: pd.DataFrame, reading: str) -> pd.DataFrame:
     return frame.groupby(spec_cols, as_index=False)["deviation"].mean()
 
 
+def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Float cells as strings with `digits` significant digits, for display."""
+    out = table.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].map(lambda v: "-" if pd.isna(v) else f"{v:.{digits}g}")
+    return out
+
+
 def format_mean_se(mean: float, se: float) -> str:
     """'1.5 ± 0.6' with two significant digits, as a table cell."""
     if np.isnan(se):

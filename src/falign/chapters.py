@@ -121,8 +121,17 @@ class ReadingsResults:
             done += f"; {len(self.diverged)} reading(s) diverged and have no runs"
         return done + f". The book's protocol uses the reading **{self.chosen}**."
 
-    def diverged_table(self) -> pd.DataFrame:
-        return pd.DataFrame({"where and why": {k: v["message"] for k, v in self.diverged.items()}})
+    def diverged_text(self) -> str:
+        """Markdown list of the readings whose training diverged, with the error message."""
+        if not self.diverged:
+            return "No reading diverged."
+        return "\n".join(f"- **{name}**: {v['message']}" for name, v in self.diverged.items())
+
+    @staticmethod
+    def definitions() -> pd.DataFrame:
+        """What each reading changes, relative to the unread protocol's fields."""
+        return pd.DataFrame({"fields changed": {name: ", ".join(f"{k}={v}" for k, v in c.items())
+                                                for name, c in READINGS.items()}})
 
 
 def readings_results(profile: str = "paper", results: str | Path = "results",

@@ -16,7 +16,7 @@ from .layers import convert, feedback_layers
 from .rules import layer_seed
 from .models import two_layer_mlp
 from .stacked import train_stacked
-from .store import ResultStore, provenance
+from .store import ResultStore, code_version, provenance
 from .training import TrainConfig, TrainingDiverged, show_progress
 
 PAPER_WIDTHS = (15, 30, 45, 60, 75, 100, 125, 150, 175, 200)
@@ -123,6 +123,7 @@ def run_sweep(protocol: NoisyMNISTProtocol, store: ResultStore, *, device: str =
     Runs are grouped by (width, repeat) and trained stacked; each finished run is saved at
     once, so an interrupted sweep loses at most one group.
     """
+    code_version()                  # read the code version now, before any source can change
     todo = [s for s in protocol.run_specs() if not store.has(s)]
     key = lambda s: (s["repeat"], s["width"])
     groups = [list(g) for _, g in groupby(todo, key=key)]

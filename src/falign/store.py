@@ -8,6 +8,7 @@ keys already stored.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -29,8 +30,12 @@ def spec_key(spec: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> dict:
-    """Git commit of the working tree (with a dirty flag) and a hash of falign's sources."""
+    """Git commit of the working tree (with a dirty flag) and a hash of falign's sources.
+
+    Read once per process, on first use: a long sweep records the code it started with even
+    if the sources are edited while it runs."""
     src = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for path in sorted(src.glob("*.py")):
