@@ -75,15 +75,20 @@ grid = plots.over_epochs(fa_family[fa_family.epoch > 0], "dev", "|P(t)/P(0) - 1|
 final = analysis.final_rows(sweep.table).assign(
     deviation=lambda d: (d.potential_ratio_weights_1 - 1).abs())
 summary = analysis.mean_se(final, "deviation", ["rule", "width"])
-display(analysis.compare_width_trend(summary, paper_values.table3()))
+display(analysis.rounded(analysis.compare_width_trend(summary, paper_values.table3())))
 
 # %% [markdown]
 # ## Where we agree and where we do not
 #
 # - **Agree: the law holds for the FA family and not for GD.** The FA, adaFA and sign-FA curves
 #   stay within a few percent of 1 at every width, while GD's potential leaves 1 by multiples
-#   of its initial value at small widths (at width 60 it even changes sign, because
-#   $\tfrac12\lVert W_1\rVert^2$ outgrows $\langle W_2, W_2\rangle$). That is Figure 2's message.
+#   of its initial value. That is Figure 2's message.
+# - **Why GD's curves look so different across widths.** For GD, $B_2 = W_2$ and Du et al.'s
+#   balance makes $P$ grow by half the growth of $\lVert W_1\rVert^2$. At initialisation
+#   $P(0) = \lVert W_2\rVert^2 - \tfrac12\lVert W_1\rVert^2 \approx 10/3 - m/6$ on average: positive
+#   below width 20, negative above. So the ratio climbs above 1 at width 15, and falls through
+#   zero at widths 30 to 75, where $P(0)$ is small and negative. The ratio is ill-conditioned
+#   for GD near width 20, which inflates GD's numbers in Table 3 at small widths.
 # - **Agree: deviations shrink with width**, for every method. A wider layer reaches the same
 #   loss with smaller moves of each neuron's weights, and the drift is a sum of squared moves.
 # - **Agree in size for GD and for wide networks.** In the table above our GD deviations and

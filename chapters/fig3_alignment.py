@@ -64,7 +64,7 @@ grid = plots.over_epochs(fa_family[fa_family.epoch <= 400], "cos_wb_2",
 # every stored run:
 
 # %%
-display(analysis.alignment_claims(sweep.table))
+display(analysis.rounded(analysis.alignment_claims(sweep.table)))
 
 # %% [markdown]
 # ## Where we agree and where we do not

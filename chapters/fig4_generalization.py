@@ -40,7 +40,8 @@ final = analysis.final_rows(sweep.table)
 # %%
 fig = plots.against_width(final, {
     "train_loss": "train loss, noisy labels (nats)", "test_loss": "test loss, clean (nats)",
-    "train_acc": "train accuracy, noisy labels", "test_acc": "test accuracy, clean"})
+    "train_acc": "train accuracy, noisy labels (fraction)",
+    "test_acc": "test accuracy, clean (fraction)"})
 
 # %% [markdown]
 # ## Beside the paper
@@ -49,7 +50,7 @@ fig = plots.against_width(final, {
 # repeats, narrowest and widest width):
 
 # %%
-display(analysis.generalization_summary(final))
+display(analysis.rounded(analysis.generalization_summary(final)))
 
 # %% [markdown]
 # ## Where we agree and where we do not

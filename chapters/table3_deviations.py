@@ -70,7 +70,7 @@ fig = plots.deviation_vs_width(ours[analysis.TABLE3_READING], paper)
 #   most; no reading that keeps the theorem's premises reproduces the paper's width-15 values.
 
 # %%
-display(analysis.compare_width_trend(ours[analysis.TABLE3_READING], paper))
+display(analysis.rounded(analysis.compare_width_trend(ours[analysis.TABLE3_READING], paper)))
 
 # %% [markdown]
 # ## Provenance

@@ -74,3 +74,31 @@ def test_paper_profile_is_the_chosen_reading():
     for name in ("quick", "smoke"):                      # smaller, same reading
         for field, value in READINGS[CHOSEN_READING].items():
             assert getattr(PROFILES[name], field) == value
+
+
+def test_chapter_loader_names_the_fix_for_bad_input(tmp_path):
+    from falign.chapters import noisy_mnist_results, readings_results
+    with pytest.raises(ValueError, match="unknown profile 'papr'.*paper"):
+        noisy_mnist_results("papr", tmp_path)
+    with pytest.raises(ValueError, match=r"unknown protocol field\(s\) \['widht'\]"):
+        noisy_mnist_results("smoke", tmp_path, overrides={"widht": [15]})
+    with pytest.raises(FileNotFoundError, match="make reproduce PROFILE=smoke"):
+        noisy_mnist_results("smoke", tmp_path)
+    with pytest.raises(FileNotFoundError, match="train_missing=True"):
+        readings_results("smoke", tmp_path)
+
+
+@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not in the data root (run `make data`)")
+def test_loader_sees_only_its_own_protocol(tmp_path):
+    from falign.chapters import noisy_mnist_results
+    small = noisy_mnist_results("smoke", tmp_path, device="cpu", train_missing=True,
+                                overrides={"widths": [15], "rules": ["fa"]})
+    assert (small.stored, small.expected, small.complete) == (1, 1, True)
+    # Choosing widths or rules does not change a run's specification: the full smoke profile
+    # finds that run among its own 8 and does not retrain it.
+    full = noisy_mnist_results("smoke", tmp_path)
+    assert (full.stored, full.expected, full.complete) == (1, 8, False)
+    assert "1 of 8 runs" in full.status()
+    # a changed protocol field is a different run, not found in the store
+    with pytest.raises(FileNotFoundError, match="no stored runs"):
+        noisy_mnist_results("smoke", tmp_path, overrides={"lr": 0.01, "widths": [15]})

@@ -22,7 +22,8 @@ assert set(RULE_COLORS) == set(RULES) == set(RULE_LABELS)
 
 
 def set_style() -> None:
-    """The book's plotting style (call once per chapter)."""
+    """The book's plotting and table style (call once per chapter)."""
+    pd.set_option("display.max_colwidth", None)          # provenance lines are long
     sns.set_theme(context="notebook", style="whitegrid", font_scale=0.95)
     plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight"})
 
@@ -37,8 +38,8 @@ def palette(rules) -> dict[str, str]:
     return {RULE_LABELS[r]: RULE_COLORS[r] for r in RULE_COLORS if r in set(rules)}
 
 
-def over_epochs(table: pd.DataFrame, y: str, ylabel: str, *, widths=None, col_wrap: int = 5,
-                height: float = 2.3, logy: bool = False, reference=None,
+def over_epochs(table: pd.DataFrame, y: str, ylabel: str, *, widths=None, col_wrap: int = 4,
+                height: float = 2.1, logy: bool = False, reference=None,
                 reference_label: str | None = None) -> sns.FacetGrid:
     """`y` against epoch, one panel per width, one line per rule (mean over repeats, band =
     one standard error).  `reference`: a number, or a function of the width, drawn dotted."""
@@ -55,6 +56,8 @@ def over_epochs(table: pd.DataFrame, y: str, ylabel: str, *, widths=None, col_wr
             ax.axhline(level, color="black", lw=0.9, ls=":", label=reference_label)
     grid.set_titles("width {col_name} units")
     grid.set_axis_labels("epoch (full-batch steps)", ylabel)
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
+                    frameon=False)
     return grid
 
 
@@ -73,10 +76,15 @@ def against_width(final: pd.DataFrame, panels: dict[str, str], *, ncols: int = 2
         ax.set(xlabel="hidden width (units)", ylabel=label)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
-    if axes.flat[0].get_legend() is not None:
-        sns.move_legend(axes.flat[0], "upper left", bbox_to_anchor=(0, 1.35), ncol=4,
-                        frameon=False, title=None)
-    fig.tight_layout()
+    first = axes.flat[0]
+    if first.get_legend() is not None:
+        handles, labels = first.get_legend_handles_labels()
+        first.get_legend().remove()
+        fig.tight_layout()
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4,
+                   frameon=False)
+    else:
+        fig.tight_layout()
     return fig
 
 
@@ -98,7 +106,7 @@ def deviation_vs_width(ours: pd.DataFrame, paper: pd.DataFrame) -> plt.Figure:
 
 
 def readings_deviation(table: pd.DataFrame, column: str = "neuron_deviation_weights_1",
-                       col_wrap: int = 5) -> sns.FacetGrid:
+                       col_wrap: int = 4) -> sns.FacetGrid:
     """Final deviation against width, one panel per protocol reading, one line per rule."""
     last = table.groupby("run_key")["epoch"].transform("max")
     data = labelled(table[table.epoch == last])
@@ -109,4 +117,6 @@ def readings_deviation(table: pd.DataFrame, column: str = "neuron_deviation_weig
     grid.set(yscale="log")
     grid.set_titles("{col_name}", size=9)
     grid.set_axis_labels("hidden width (units)", "mean |r_j - 1| (unitless)")
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
+                    frameon=False)
     return grid
