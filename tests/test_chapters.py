@@ -47,3 +47,12 @@ def test_chapter_runs_end_to_end_at_smoke_profile(name, smoke_results, tmp_path)
     assert images, f"{name} drew no figure"
     text = " ".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
     assert "smoke" in text or "readings ablation" in text      # the status line was shown
+
+
+@pytest.mark.parametrize("name", chapter_names())
+def test_rendered_notebook_is_in_sync_with_its_source(name):
+    import jupytext
+    source = [c.source for c in jupytext.read(CHAPTERS / f"{name}.py").cells]
+    rendered = [c.source for c in nbformat.read(CHAPTERS / f"{name}.ipynb", as_version=4).cells]
+    assert rendered == source, (f"chapters/{name}.ipynb is stale: re-render it with "
+                                f"`make notebooks CHAPTER={name}`")

@@ -13,7 +13,7 @@ import torch
 from .experiments import (CHOSEN_READING, PROFILES, READING_PROFILES, READINGS,
                           NoisyMNISTProtocol, reading_table, run_readings, run_sweep,
                           with_reading)
-from .store import ResultStore
+from .store import ResultStore, spec_key
 
 
 def resolve_device(device: str) -> str:
@@ -71,7 +71,7 @@ def noisy_mnist_results(profile: str = "paper", results: str | Path = "results",
     if train_missing:
         run_sweep(protocol, store, device=resolve_device(device), data_root=data_root,
                   progress=progress)
-    wanted = {s_key for s_key in map(lambda s: store.path(s).name, protocol.run_specs())}
+    wanted = {spec_key(s) for s in protocol.run_specs()}
     table = store.table()
     if len(table):
         table = table[table.run_key.isin(wanted)].reset_index(drop=True)

@@ -16,7 +16,7 @@ from .layers import convert, feedback_layers
 from .rules import layer_seed
 from .models import two_layer_mlp
 from .stacked import train_stacked
-from .store import ResultStore, code_version, provenance
+from .store import ResultStore, code_version, provenance, spec_key
 from .training import TrainConfig, TrainingDiverged, show_progress
 
 PAPER_WIDTHS = (15, 30, 45, 60, 75, 100, 125, 150, 175, 200)
@@ -187,7 +187,7 @@ def reading_table(store: ResultStore, base: NoisyMNISTProtocol = ABLATION,
         return t
     frames = []
     for name, change in readings.items():
-        keys = {store.path(s).name for s in with_reading(base, **change).run_specs()}
+        keys = {spec_key(s) for s in with_reading(base, **change).run_specs()}
         frames.append(t[t.run_key.isin(keys)].assign(reading=name))
     return pd.concat(frames, ignore_index=True)
 
