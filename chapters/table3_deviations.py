@@ -15,7 +15,8 @@
 # epoch it is read; the ablation chapter computes every reading from the same stored runs.
 # Here we use the per-neuron ratio of Appendix B.1, averaged over neurons and then over every
 # measured epoch (a *mean* deviation along the curves of Figure 2), and show the end-of-training
-# value beside it.
+# value beside it. The paper is inconsistent about its repeats: Appendix A says every width was
+# run 6 times, Appendix B.1 gives standard errors "over the four runs". We run 6.
 
 # %% tags=["parameters"]
 profile = "paper"          # paper | quick | smoke
