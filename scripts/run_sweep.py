@@ -3,9 +3,10 @@ finished runs are skipped).  The chapters read the same store."""
 import argparse
 
 from falign.chapters import noisy_mnist_results, resolve_device
+from falign.experiments import PROFILES
 
 parser = argparse.ArgumentParser(description=__doc__)
-parser.add_argument("--profile", default="paper", choices=["paper", "quick", "smoke"])
+parser.add_argument("--profile", default="paper", choices=sorted(PROFILES))
 parser.add_argument("--results", default="results")
 parser.add_argument("--device", default="auto")
 args = parser.parse_args()

@@ -5,10 +5,10 @@ import re
 import nbformat
 import pytest
 
-from falign.data import data_root
+from falign.data import data_root, mnist_available
 from falign.notebooks import CHAPTERS, chapter_names, execute_chapter
 
-HAVE_MNIST = (data_root() / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").exists()
+HAVE_MNIST = mnist_available()
 NOISY_MNIST_CHAPTERS = ["fig2_conservation", "table3_deviations", "fig3_alignment",
                         "fig4_generalization", "readings_ablation"]
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from falign.data import (class_subset, cifar100_subset, corrupt_labels, data_root, gaussian_data,
-                         noisy_mnist, tiny_imagenet_subset)
+                         mnist_available, noisy_mnist, tiny_imagenet_subset)
 
 ROOT = data_root()
-HAVE_MNIST = (ROOT / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").exists()
+HAVE_MNIST = mnist_available(ROOT)
 SHARED_TINY = Path(__file__).resolve().parents[2] / "shared" / "data" / "tiny-imagenet-200"
 
 

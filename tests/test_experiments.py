@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from falign.data import data_root
+from falign.data import mnist_available
 from falign.experiments import PROFILES, build_model, run_sweep, with_reading
 from falign.store import ResultStore
 
-HAVE_MNIST = (data_root() / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").exists()
+HAVE_MNIST = mnist_available()
 
 
 def test_paper_profile_matches_appendix_a():

@@ -3,12 +3,12 @@ recomputed here on the CPU from its stored specification, match its stored measu
 import numpy as np
 import pytest
 
-from falign.data import data_root
+from falign.data import mnist_available
 from falign.experiments import PROFILES, replay
 from falign.notebooks import CHAPTERS
 from falign.store import ResultStore
 
-HAVE_MNIST = (data_root() / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").exists()
+HAVE_MNIST = mnist_available()
 STORE = ResultStore(CHAPTERS.parent / "results", "noisy_mnist_paper")
 
 

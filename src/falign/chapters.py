@@ -11,9 +11,9 @@ import pandas as pd
 import torch
 
 from .experiments import (CHOSEN_READING, PROFILES, READING_PROFILES, READINGS,
-                          NoisyMNISTProtocol, reading_table, run_readings, run_sweep,
-                          with_reading)
-from .store import ResultStore, spec_key
+                          NoisyMNISTProtocol, protocol_rows, reading_table, run_readings,
+                          run_sweep, with_reading)
+from .store import ResultStore
 
 
 def resolve_device(device: str) -> str:
@@ -71,23 +71,20 @@ def noisy_mnist_results(profile: str = "paper", results: str | Path = "results",
     if train_missing:
         run_sweep(protocol, store, device=resolve_device(device), data_root=data_root,
                   progress=progress)
-    wanted = {spec_key(s) for s in protocol.run_specs()}
-    table = store.table()
-    if len(table):
-        table = table[table.run_key.isin(wanted)].reset_index(drop=True)
+    table = protocol_rows(store.table(), protocol)
     stored = table.run_key.nunique() if len(table) else 0
     if stored == 0:
         raise FileNotFoundError(
             f"no stored runs of the '{profile}' profile under {store.folder}. Train them with "
             f"`make reproduce PROFILE={profile}` (or train_missing=True), or point `results` "
             "at a folder that holds them")
-    return SweepResults(profile, protocol, store, table, len(wanted), stored)
+    return SweepResults(profile, protocol, store, table, len(protocol.run_specs()), stored)
 
 
 def provenance_card(sweep: SweepResults) -> pd.DataFrame:
     """Where the chapter's numbers come from: profile, runs, devices, compute, versions, code."""
-    records = [r for r, _ in sweep.store.runs() if r["key"] in set(sweep.table.run_key)]
-    prov = [r["provenance"] for r in records]
+    keys = set(sweep.table.run_key)
+    prov = [r["provenance"] for r in sweep.store.records() if r["key"] in keys]
     wall = sum(p["wall_time_s"] for p in prov)
     commits = sorted({(p["code"].get("git_commit") or "unknown")[:10] for p in prov})
     sources = sorted({p["code"]["falign_source_sha256"] for p in prov})

@@ -65,6 +65,12 @@ class Split:
 
 
 # ------------------------------------------------------------------------------------ MNIST
+def mnist_available(root: str | os.PathLike | None = None) -> bool:
+    """Whether all four official MNIST files are in <root>/MNIST/raw (md5s not checked)."""
+    raw = data_root(root) / "MNIST" / "raw"
+    return all((raw / f).exists() for f in MNIST_FILES)
+
+
 def _verify_mnist(raw: Path) -> None:
     missing = [f for f in MNIST_FILES if not (raw / f).exists()]
     if missing:

@@ -116,6 +116,22 @@ def build_model(spec: dict) -> torch.nn.Module:
     return model
 
 
+def run_data(spec: dict, data_root=None):
+    """The noisy-MNIST data of one run specification (shared by the runs of a group)."""
+    return noisy_mnist(data_root, n_train=spec["n_train"], noise=spec["noise"],
+                       subset_seed=spec["subset_seed"], noise_seed=spec["noise_seed"],
+                       input_scaling=spec["input_scaling"], noise_mode=spec["noise_mode"],
+                       n_test=spec["n_test"])
+
+
+def protocol_rows(table: pd.DataFrame, protocol: NoisyMNISTProtocol) -> pd.DataFrame:
+    """The rows of a store's table (ResultStore.table()) that belong to `protocol`'s runs."""
+    if not len(table):
+        return table
+    keys = {spec_key(s) for s in protocol.run_specs()}
+    return table[table.run_key.isin(keys)].reset_index(drop=True)
+
+
 def run_sweep(protocol: NoisyMNISTProtocol, store: ResultStore, *, device: str = "cpu",
               data_root=None, progress: bool | None = None) -> int:
     """Train every run of `protocol` missing from `store`; returns how many were trained.
@@ -132,10 +148,7 @@ def run_sweep(protocol: NoisyMNISTProtocol, store: ResultStore, *, device: str =
     for group in bar:
         first = group[0]
         bar.set_postfix(width=first["width"], repeat=first["repeat"])
-        data = noisy_mnist(data_root, n_train=protocol.n_train, noise=protocol.noise,
-                           subset_seed=first["subset_seed"], noise_seed=first["noise_seed"],
-                           input_scaling=protocol.input_scaling, noise_mode=protocol.noise_mode,
-                           n_test=protocol.n_test)
+        data = run_data(first, data_root)
         models = [build_model(s) for s in group]
         start = time.perf_counter()
         tables = train_stacked(models, data.train, data.test, cfg,
@@ -185,11 +198,8 @@ def reading_table(store: ResultStore, base: NoisyMNISTProtocol = ABLATION,
     t = store.table()
     if not len(t):
         return t
-    frames = []
-    for name, change in readings.items():
-        keys = {spec_key(s) for s in with_reading(base, **change).run_specs()}
-        frames.append(t[t.run_key.isin(keys)].assign(reading=name))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([protocol_rows(t, with_reading(base, **change)).assign(reading=name)
+                      for name, change in readings.items()], ignore_index=True)
 
 
 def replay(spec: dict, epochs: int, device: str = "cpu", data_root=None) -> pd.DataFrame:
@@ -199,8 +209,5 @@ def replay(spec: dict, epochs: int, device: str = "cpu", data_root=None) -> pd.D
     protocol = NoisyMNISTProtocol(**{k: spec[k] for k in fields}, widths=(spec["width"],),
                                   rules=(spec["rule"],), repeats=1)
     cfg = replace(protocol.config(device, progress=False), epochs=epochs)
-    data = noisy_mnist(data_root, n_train=spec["n_train"], noise=spec["noise"],
-                       subset_seed=spec["subset_seed"], noise_seed=spec["noise_seed"],
-                       input_scaling=spec["input_scaling"], noise_mode=spec["noise_mode"],
-                       n_test=spec["n_test"])
+    data = run_data(spec, data_root)
     return train_stacked([build_model(spec)], data.train, data.test, cfg)[0]

@@ -74,13 +74,15 @@ def _strip_volatile(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from .experiments import PROFILES         # here, not at import: it loads torch
+
     parser = argparse.ArgumentParser(prog="python -m falign.notebooks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("render", help="re-execute chapters from stored results")
     r.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     p = sub.add_parser("reproduce", help="train what a chapter needs, then execute it")
     p.add_argument("chapters", nargs="*", help="chapter names (default: all)")
-    p.add_argument("--profile", default="quick", choices=["paper", "quick", "smoke"])
+    p.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     p.add_argument("--device", default="auto")
     p.add_argument("--results", type=Path, default=ROOT / "results")
     p.add_argument("--out", type=Path, default=ROOT / "_build" / "reproduced")

@@ -153,12 +153,14 @@ class StackedMLPs:
         self._loss_acc(rows, "train", logits, y)
         if xt is not None:
             self._loss_acc(rows, "test", self.forward(xt)[2], yt)
-        p, ref = self.neuron_potentials(), reference["full"]
-        pw, refw = self.neuron_potentials(include_bias=False), reference["weights"]
+        fb2 = self.feedback(2)
+        p, ref = self.neuron_potentials(feedback=fb2), reference["full"]
+        pw = self.neuron_potentials(include_bias=False, feedback=fb2) if self.bias else p
+        refw = reference["weights"]
         cols = {"weight_norm_1": self.params["w1"].flatten(1).norm(dim=1),
                 "cos_wb_1": alignment_cosine_from(self.params["w1"], self.feedback(1), 2),
                 "weight_norm_2": self.params["w2"].flatten(1).norm(dim=1),
-                "cos_wb_2": alignment_cosine_from(self.params["w2"], self.feedback(2), 2),
+                "cos_wb_2": alignment_cosine_from(self.params["w2"], fb2, 2),
                 "potential_1": p.sum(-1),
                 "potential_ratio_1": p.sum(-1) / ref.sum(-1),
                 "neuron_deviation_1": deviation_from_one(p / ref, dim=-1),
@@ -169,10 +171,13 @@ class StackedMLPs:
                 row[name] = v
         return rows
 
-    def neuron_potentials(self, include_bias: bool = True) -> torch.Tensor:
+    def neuron_potentials(self, include_bias: bool = True,
+                          feedback: torch.Tensor | None = None) -> torch.Tensor:
+        """Theorem 5.2's per-neuron potential, (K, m); `feedback` is B_2 if already built."""
         return neuron_potential_from(self.params["w1"],
                                      self.params.get("b1") if include_bias else None,
-                                     self.params["w2"], self.feedback(2))
+                                     self.params["w2"],
+                                     self.feedback(2) if feedback is None else feedback)
 
     @staticmethod
     def _loss_acc(rows, split, logits, y) -> None:

@@ -145,12 +145,19 @@ class ResultStore:
         record = json.loads((path / "run.json").read_text())
         return record, pd.read_csv(path / "measurements.csv.gz")
 
-    def runs(self) -> list[tuple[dict, pd.DataFrame]]:
-        """Every stored run (record, measurements), in key order."""
+    def _run_folders(self) -> list[Path]:
         if not self.folder.exists():
             return []
-        return [self._read(p) for p in sorted(self.folder.iterdir())
+        return [p for p in sorted(self.folder.iterdir())
                 if not p.name.startswith(".") and (p / "run.json").exists()]
+
+    def records(self) -> list[dict]:
+        """Every stored run's record (key, spec, provenance) without its measurements."""
+        return [json.loads((p / "run.json").read_text()) for p in self._run_folders()]
+
+    def runs(self) -> list[tuple[dict, pd.DataFrame]]:
+        """Every stored run (record, measurements), in key order."""
+        return [self._read(p) for p in self._run_folders()]
 
     def table(self, **match) -> pd.DataFrame:
         """All stored measurements whose spec matches `match`, with the spec as columns."""
