@@ -26,6 +26,8 @@ def execute_chapter(name: str, output: Path, parameters: dict | None = None,
         raise FileNotFoundError(f"no chapter {name!r}: {source} does not exist; chapters: "
                                 f"{', '.join(chapter_names())}")
     notebook = jupytext.read(source)
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index}"             # jupytext draws random ids; keep renders stable
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     output = Path(output)
