@@ -92,13 +92,13 @@ display(analysis.rounded(analysis.compare_width_trend(summary, paper_values.tabl
 # - **Agree: deviations shrink with width**, for every method. A wider layer reaches the same
 #   loss with smaller moves of each neuron's weights, and the drift is a sum of squared moves.
 # - **Agree in size for GD and, roughly, for wide networks.** In the table above our GD
-#   deviation is within a factor of three of the paper's at both ends of the width range. At
+#   deviation is within a factor of about three of the paper's at both ends of the width range. At
 #   width 200 the FA family's deviations are the same order of magnitude as the paper's:
 #   sign-FA's match, FA's and adaFA's are four to seven times smaller.
 # - **Disagree for narrow FA-family networks.** At width 15 the paper's FA deviation (1.5) says
 #   the potential moved by more than its own initial value; ours moves by two to three percent.
 #   So the paper's FA-family deviations fall by more than a factor 100 from width 15 to 200,
-#   ours by 6 to 35. The readings chapter shows what moves the narrow-width number: biotorch's
+#   ours by 6 to 32. The readings chapter shows what moves the narrow-width number: biotorch's
 #   biases initialised at 1, with the potential measured on weights only, multiply it about
 #   fivefold, but no reading we tried that keeps Theorem 5.2's premises (no biases, or biases
 #   counted) gets near 1.5. The paper's standard error at width 15 (0.6 over 4 to 6 runs)

@@ -57,7 +57,7 @@ display(analysis.rounded(analysis.generalization_summary(final)))
 #
 # - **Agree: wider is not worse.** Clean test loss falls and clean test accuracy rises with
 #   width for every method, so the extra parameters do not hurt generalisation.
-# - **Agree: the FA family generalises about as well as GD**, within a point or two of test
+# - **Agree: the FA family generalises about as well as GD**, within about two points of test
 #   accuracy at each width.
 # - **Disagree: the networks do not fit the noise.** Under this protocol (mean cross-entropy,
 #   learning rate 0.05 for the first 1000 epochs, then divided by 10 every 1000) the final

@@ -68,3 +68,32 @@ def test_side_by_side_formats_cells():
 def test_every_rule_has_one_colour_and_label():
     assert set(plots.RULE_COLORS) == set(RULES) == set(plots.RULE_LABELS)
     assert len(set(plots.RULE_COLORS.values())) == len(RULES)
+
+
+@pytest.mark.parametrize("rule", ["bp", "adafa", "fa", "signfa"])
+@pytest.mark.parametrize("width", [15, 38])
+def test_expected_initial_potential_matches_sampled_networks(rule, width):
+    # Monte Carlo over freshly initialised bias-free networks (float64), measured with the
+    # library's own Theorem 5.2 potential; the closed form must sit within 4 standard errors.
+    import torch
+    import falign
+    from falign.measurements import neuron_potentials
+    from falign.models import two_layer_mlp
+    samples = []
+    for seed in range(60):
+        net = two_layer_mlp(784, width, 10, bias=False, seed=seed, dtype=torch.float64)
+        net = falign.convert(net, rule, seed=1000 + seed)
+        samples.append(neuron_potentials(net, include_bias=False)[0])
+    p = torch.cat(samples)
+    expected = analysis.expected_initial_potential(rule, width)
+    assert abs(p.mean().item() - expected) < 4 * p.std().item() / len(p) ** 0.5
+
+
+def test_expected_initial_potential_crossings_and_bad_rule():
+    # GD's (and adaFA's) expectation vanishes at width 20, sign-FA's between 37 and 38.
+    assert analysis.expected_initial_potential("bp", 20) == pytest.approx(0.0, abs=1e-12)
+    assert analysis.expected_initial_potential("signfa", 37) > 0 > \
+        analysis.expected_initial_potential("signfa", 38)
+    assert analysis.expected_initial_potential("fa", 15) == pytest.approx(-1 / 6)
+    with pytest.raises(ValueError, match="no closed form for rule 'dfa'"):
+        analysis.expected_initial_potential("dfa", 15)

@@ -55,6 +55,36 @@ def run_deviations(table: pd.DataFrame, reading: str) -> pd.DataFrame:
     return frame.groupby(spec_cols, as_index=False)["deviation"].mean()
 
 
+def expected_initial_potential(rule: str, width: int, in_features: int = 784,
+                               out_features: int = 10) -> float:
+    """E[P_j(0)] of one hidden neuron (Theorem 5.2's potential, weights only) at the fan-in init.
+
+    Table 3's r_j divides by P_j(0); where this expectation crosses zero the ratio is
+    ill-conditioned.  Entries of a layer with fan-in k are U[+-1/sqrt(k)] (variance 1/(3k)), so
+    1/2 E||W_1[:, j]||^2 = 1/6 at every width, and <W_2[j,:], B_2[j,:]> has expectation
+    10/(3m) for bp and adafa (B_2 = W_2 at t = 0), 0 for fa (independent B_2), and
+    10 s E|w| = 5 s / sqrt(m) for signfa (B_2 = s sign(W_2), s = sqrt(2 / (m + 10))).
+    """
+    half_incoming = in_features / (3.0 * in_features) / 2.0
+    if rule in ("bp", "adafa"):
+        outgoing = out_features / (3.0 * width)
+    elif rule == "fa":
+        outgoing = 0.0
+    elif rule == "signfa":
+        scale = np.sqrt(2.0 / (width + out_features))
+        outgoing = out_features * scale / (2.0 * np.sqrt(width))
+    else:
+        raise ValueError(f"no closed form for rule {rule!r}; choose from bp, fa, adafa, signfa")
+    return float(outgoing - half_incoming)
+
+
+def expected_initial_potential_table(widths, rules=("fa", "adafa", "signfa", "bp")
+                                     ) -> pd.DataFrame:
+    """expected_initial_potential for every width (rows) and rule (columns), 3 decimals."""
+    return pd.DataFrame({rule: [round(expected_initial_potential(rule, w), 3) for w in widths]
+                         for rule in rules}, index=pd.Index(list(widths), name="width"))
+
+
 def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Float cells as strings with `digits` significant digits, for display."""
     out = table.copy()
