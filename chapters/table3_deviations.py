@@ -58,8 +58,8 @@ fig = plots.deviation_vs_width(ours[analysis.TABLE3_READING], paper)
 # ## Where we agree and where we do not
 #
 # - **GD agrees within a factor of about two at every width**, and within about 20% at widths 45
-#   to 75. Both fall steeply with width; at width 15 ours is the smaller (about three quarters of
-#   the paper's 22.3), at width 200 the larger.
+#   to 75. Both fall steeply with width; at width 15 ours is the smaller (15 to 17 by our two
+#   statistics, against the paper's 22.3), at width 200 the larger.
 # - **The FA family at large widths agrees in order of magnitude**: sign-FA matches the paper
 #   from width 150 on, FA and adaFA are three to seven times smaller than the paper's.
 # - **The FA family at small widths does not agree**: the paper reports 1.5 (FA), 1.0 (adaFA)
