@@ -138,7 +138,7 @@ def side_by_side(ours: dict[str, pd.DataFrame], paper: pd.DataFrame) -> pd.DataF
     table = pd.DataFrame(cols)
     table.index.name = "width"
     table.columns.names = ["rule", "source"]
-    return table.fillna("-")
+    return table.astype(object).fillna("-")  # all-missing columns are float64
 
 
 def alignment_claims(table: pd.DataFrame) -> pd.DataFrame:
