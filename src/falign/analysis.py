@@ -55,8 +55,7 @@ def run_deviations(table: pd.DataFrame, reading: str) -> pd.DataFrame:
     return frame.groupby(spec_cols, as_index=False)["deviation"].mean()
 
 
-def expected_initial_potential(rule: str, width: int, in_features: int = 784,
-                               out_features: int = 10) -> float:
+def expected_initial_potential(rule: str, width: int, out_features: int = 10) -> float:
     """E[P_j(0)] of one hidden neuron (Theorem 5.2's potential, weights only) at the fan-in init.
 
     Table 3's r_j divides by P_j(0); where this expectation crosses zero the ratio is
@@ -65,7 +64,7 @@ def expected_initial_potential(rule: str, width: int, in_features: int = 784,
     10/(3m) for bp and adafa (B_2 = W_2 at t = 0), 0 for fa (independent B_2), and
     10 s E|w| = 5 s / sqrt(m) for signfa (B_2 = s sign(W_2), s = sqrt(2 / (m + 10))).
     """
-    half_incoming = in_features / (3.0 * in_features) / 2.0
+    half_incoming = 1.0 / 6.0     # 1/2 * fan_in * 1/(3 fan_in): independent of the input size
     if rule in ("bp", "adafa"):
         outgoing = out_features / (3.0 * width)
     elif rule == "fa":

@@ -65,14 +65,17 @@ class Split:
 
 
 # ------------------------------------------------------------------------------------ MNIST
+def _missing_mnist(raw: Path) -> list[str]:
+    return [f for f in MNIST_FILES if not (raw / f).exists()]
+
+
 def mnist_available(root: str | os.PathLike | None = None) -> bool:
     """Whether all four official MNIST files are in <root>/MNIST/raw (md5s not checked)."""
-    raw = data_root(root) / "MNIST" / "raw"
-    return all((raw / f).exists() for f in MNIST_FILES)
+    return not _missing_mnist(data_root(root) / "MNIST" / "raw")
 
 
 def _verify_mnist(raw: Path) -> None:
-    missing = [f for f in MNIST_FILES if not (raw / f).exists()]
+    missing = _missing_mnist(raw)
     if missing:
         raise DatasetError(
             f"MNIST not found: {raw} lacks {', '.join(missing)}. Expected the four official "
