@@ -98,7 +98,7 @@ display(analysis.rounded(analysis.compare_width_trend(summary, paper_values.tabl
 # - **Disagree for narrow FA-family networks.** At width 15 the paper's FA deviation (1.5) says
 #   the potential moved by more than its own initial value; ours moves by two to three percent.
 #   So the paper's FA-family deviations fall by more than a factor 100 from width 15 to 200,
-#   ours by a factor of 6 to about 35. The readings chapter shows what moves the narrow-width
+#   ours by a factor of 6 to 32. The readings chapter shows what moves the narrow-width
 #   number: biotorch's biases initialised at 1, with the potential measured on weights only,
 #   multiply it about fivefold, but no reading we tried that keeps Theorem 5.2's premises (no
 #   biases, or biases counted) gets near 1.5. The paper's standard error at width 15 (0.6 over

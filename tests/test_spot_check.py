@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from falign.data import mnist_available
-from falign.experiments import PROFILES, replay
+from falign.experiments import PROFILES, build_model, initial_conditioning, replay
+from falign.measurements import neuron_potentials
 from falign.notebooks import CHAPTERS
-from falign.store import ResultStore
+from falign.store import ResultStore, spec_key
 
 HAVE_MNIST = mnist_available()
 STORE = ResultStore(CHAPTERS.parent / "results", "noisy_mnist_paper")
@@ -41,3 +42,27 @@ def test_first_50_epochs_of_a_stored_paper_run_recompute(width, rule):
     moved = replay(spec, epochs=55, device="cpu")
     assert not np.allclose(moved.loc[moved.epoch == 55, "weight_norm_1"],
                            stored.loc[stored.epoch == 50, "weight_norm_1"], rtol=1e-6)
+
+
+def test_rebuilt_initial_networks_are_the_stored_runs_starting_points():
+    # Table 3's conditioning analysis rebuilds each run's t = 0 network from its seeds; that is
+    # only meaningful if it is the network the stored run began from. Epoch 0's stored layer
+    # potential (sum of P_j(0), no biases in this reading) must match for every stored run.
+    protocol = PROFILES["paper"]
+    conditioning = initial_conditioning(protocol).set_index("run_key")
+    checked = 0
+    for spec in protocol.run_specs():
+        if not STORE.has(spec):
+            continue
+        _, stored = STORE.load(spec)
+        potentials = neuron_potentials(build_model(spec), include_bias=False)[0]
+        assert potentials.sum().item() == pytest.approx(stored.potential_1.iloc[0], rel=1e-4,
+                                                        abs=1e-5)
+        assert conditioning.loc[spec_key(spec), "min_abs_p0"] == pytest.approx(
+            potentials.abs().min().item())
+        checked += 1
+    assert checked >= 40, f"only {checked} stored paper-profile runs under {STORE.folder}"
+    # The run the Table 3 chapter singles out: one sign-FA neuron starts almost exactly at zero.
+    worst = conditioning.loc[conditioning.min_abs_p0.idxmin()]
+    assert (worst["rule"], worst["width"], worst["repeat"]) == ("signfa", 45, 5)
+    assert worst.min_abs_p0 < 1e-5

@@ -13,6 +13,7 @@ from tqdm.std import tqdm
 
 from .data import noisy_mnist
 from .layers import convert, feedback_layers
+from .measurements import neuron_potentials
 from .rules import layer_seed
 from .models import two_layer_mlp
 from .stacked import train_stacked
@@ -114,6 +115,17 @@ def build_model(spec: dict) -> torch.nn.Module:
             fresh = torch.rand(layer.weight.shape, generator=gen, dtype=layer.weight.dtype)
             layer.feedback_store.copy_(fresh.mul_(2 * bound).sub_(bound))
     return model
+
+
+def initial_conditioning(protocol: NoisyMNISTProtocol) -> pd.DataFrame:
+    """Per run, the smallest |P_j(0)| over hidden neurons (weights only), the denominator of
+    Table 3's r_j (Thm 5.2); rebuilt from the run's seeds, no training, no data needed."""
+    rows = []
+    for spec in protocol.run_specs():
+        potential = neuron_potentials(build_model(spec), include_bias=False)[0].abs()
+        rows.append({"run_key": spec_key(spec), "width": spec["width"], "rule": spec["rule"],
+                     "repeat": spec["repeat"], "min_abs_p0": potential.min().item()})
+    return pd.DataFrame(rows)
 
 
 def run_data(spec: dict, data_root=None):

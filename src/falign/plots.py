@@ -105,6 +105,20 @@ def deviation_vs_width(ours: pd.DataFrame, paper: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def deviation_vs_conditioning(runs: pd.DataFrame) -> plt.Figure:
+    """One point per run: its Table 3 deviation against its smallest initial potential
+    |P_j(0)| (columns 'deviation', 'min_abs_p0', 'rule'), log-log, one colour per rule."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    colours = palette(runs.rule)
+    sns.scatterplot(data=labelled(runs), x="min_abs_p0", y="deviation", hue="method",
+                    hue_order=list(colours), palette=colours, s=22, alpha=0.8, linewidth=0, ax=ax)
+    ax.set(xscale="log", yscale="log", xlabel="smallest |P_j(0)| in the run (unitless)",
+           ylabel="run's mean |P(t)/P(0) - 1| (unitless)")
+    ax.legend(title=None, fontsize=7.5, frameon=False, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
 def readings_deviation(table: pd.DataFrame, column: str = "neuron_deviation_weights_1",
                        col_wrap: int = 4) -> sns.FacetGrid:
     """Final deviation against width, one panel per protocol reading, one line per rule."""
