@@ -119,12 +119,14 @@ def build_model(spec: dict) -> torch.nn.Module:
 
 def initial_conditioning(protocol: NoisyMNISTProtocol) -> pd.DataFrame:
     """Per run, the smallest |P_j(0)| over hidden neurons (weights only), the denominator of
-    Table 3's r_j (Thm 5.2); rebuilt from the run's seeds, no training, no data needed."""
+    Table 3's r_j (Thm 5.2), and their sum P(0), Figure 2's layer denominator; rebuilt from the
+    run's seeds, no training, no data needed."""
     rows = []
     for spec in protocol.run_specs():
-        potential = neuron_potentials(build_model(spec), include_bias=False)[0].abs()
+        potential = neuron_potentials(build_model(spec), include_bias=False)[0]
         rows.append({"run_key": spec_key(spec), "width": spec["width"], "rule": spec["rule"],
-                     "repeat": spec["repeat"], "min_abs_p0": potential.min().item()})
+                     "repeat": spec["repeat"], "min_abs_p0": potential.abs().min().item(),
+                     "p0_sum": potential.sum().item()})
     return pd.DataFrame(rows)
 
 
