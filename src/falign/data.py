@@ -192,13 +192,21 @@ def _normalize(images: np.ndarray, mean, std) -> torch.Tensor:
     return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
 
 
-def cifar100_subset(root: str | os.PathLike | None = None, *, n_classes: int = 10,
-                    subset_seed: int = 0, train: bool = True, download: bool = True,
-                    verify: bool = True) -> Split:
-    """n-class CIFAR-100 subset (fine labels 0..99) from the official python pickles in
-    <root>/cifar-100-python/, normalised per channel (App. A).  verify=False skips the md5
-    check (for small files in the official format made by tests)."""
-    root = data_root(root)
+@dataclass
+class ImageSubset:
+    """An n-class image subset kept as uint8 (N, H, W, 3) arrays, as stored on disk: the
+    network's input is made from it on the device (falign.families.lenet_cifar)."""
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    classes: list                  # label k is classes[k]: CIFAR-100 fine ids or wnids
+    dataset: str                   # what it is, in words, for captions and run records
+
+
+def _cifar100_batch(root: Path, train: bool, download: bool, verify: bool
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """One official CIFAR-100 python pickle as uint8 (N, 32, 32, 3) images and fine labels."""
     folder = root / "cifar-100-python"
     if not all((folder / f).exists() for f in CIFAR100_FILES) and download:
         import torchvision
@@ -229,22 +237,46 @@ def cifar100_subset(root: str | os.PathLike | None = None, *, n_classes: int = 1
     except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as err:
         raise DatasetError(f"CIFAR-100 file in {folder} is not in the official format: {err}. "
                            "Fix: unpack the official archive again.") from err
+    return images.transpose(0, 2, 3, 1), labels
+
+
+def cifar100_images(root: str | os.PathLike | None = None, *, n_classes: int = 10,
+                    subset_seed: int = 0, download: bool = True, verify: bool = True,
+                    per_class: tuple[int | None, int | None] = (None, None)) -> ImageSubset:
+    """n classes of CIFAR-100 (fine labels) from the official python pickles in
+    <root>/cifar-100-python/, as uint8 train and test images.  verify=False skips the md5 check
+    (for small files in the official format made by tests); per_class caps the images kept per
+    class in (train, test), for smoke runs."""
+    root = data_root(root)
     chosen = class_subset(list(range(100)), n_classes, subset_seed)
-    remap = {c: k for k, c in enumerate(chosen)}
-    keep = np.isin(labels, chosen)
-    x = _normalize(images[keep].transpose(0, 2, 3, 1), CIFAR100_MEAN, CIFAR100_STD)
-    y = torch.tensor([remap[c] for c in labels[keep]])
-    return Split(x, y)
+    parts = []
+    for train, cap in zip((True, False), per_class):
+        images, labels = _cifar100_batch(root, train, download, verify)
+        keep = np.concatenate([np.flatnonzero(labels == c)[:cap] for c in chosen])
+        keep.sort()
+        remap = {c: k for k, c in enumerate(chosen)}
+        parts += [images[keep], np.array([remap[c] for c in labels[keep]], dtype=np.int64)]
+    return ImageSubset(*parts, classes=chosen, dataset="CIFAR-100")
 
 
-def tiny_imagenet_subset(root: str | os.PathLike | None = None, *, n_classes: int = 10,
-                         subset_seed: int = 0, split: str = "train",
-                         download: bool = False) -> Split:
-    """n-class Tiny-ImageNet subset from the official layout <root>/tiny-imagenet-200/
-    (train/<wnid>/images/*.JPEG; val/images + val_annotations.txt, used as the test set as in
-    App. A).  Classes: sorted wnids of wnids.txt, permuted by default_rng(subset_seed)."""
-    from PIL import Image
+def cifar100_subset(root: str | os.PathLike | None = None, *, n_classes: int = 10,
+                    subset_seed: int = 0, train: bool = True, download: bool = True,
+                    verify: bool = True) -> Split:
+    """n-class CIFAR-100 subset, normalised with the dataset's per-channel constants."""
+    sub = cifar100_images(root, n_classes=n_classes, subset_seed=subset_seed,
+                          download=download, verify=verify)
+    images, labels = ((sub.train_images, sub.train_labels) if train
+                      else (sub.test_images, sub.test_labels))
+    return Split(_normalize(images, CIFAR100_MEAN, CIFAR100_STD), torch.from_numpy(labels))
 
+
+# ------------------------------------------------------------------------------- Tiny-ImageNet
+def cache_dir() -> Path:
+    """Where decoded images are cached: $FALIGN_CACHE, else ~/.cache/falign."""
+    return Path(os.environ.get("FALIGN_CACHE", Path.home() / ".cache" / "falign"))
+
+
+def _tiny_folder(root: str | os.PathLike | None, download: bool) -> Path:
     root = data_root(root)
     folder = root / "tiny-imagenet-200"
     if not (folder / "wnids.txt").exists() and download:
@@ -258,33 +290,118 @@ def tiny_imagenet_subset(root: str | os.PathLike | None = None, *, n_classes: in
             f"Tiny-ImageNet not found: {folder / 'wnids.txt'} is missing. Expected the official "
             f"tiny-imagenet-200 layout (zip md5 {TINY_IMAGENET_MD5}, {TINY_IMAGENET_URL}); set "
             "FALIGN_DATA or pass root= (../shared/data holds a 50-class pool).")
-    wnids = (folder / "wnids.txt").read_text().split()
-    chosen = class_subset(wnids, n_classes, subset_seed)
-    remap = {w: k for k, w in enumerate(chosen)}
+    return folder
+
+
+def tiny_imagenet_classes(root: str | os.PathLike | None = None, *, present: bool = True,
+                          download: bool = False) -> list[str]:
+    """The wnids of wnids.txt, sorted; present=True keeps those with a train folder (a
+    partial copy such as the 50-class pool holds only some)."""
+    folder = _tiny_folder(root, download)
+    wnids = sorted((folder / "wnids.txt").read_text().split())
+    return [w for w in wnids if (folder / "train" / w).is_dir()] if present else wnids
+
+
+def _tiny_files(folder: Path, wnid: str, split: str) -> list[Path]:
     if split == "train":
-        files = [(p, remap[w]) for w in chosen
-                 for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))]
-        absent = [w for w in chosen if not (folder / "train" / w / "images").is_dir()]
+        files = sorted((folder / "train" / wnid / "images").glob("*.JPEG"))
     elif split == "val":
-        ann = (folder / "val" / "val_annotations.txt").read_text().splitlines()
-        pairs = [line.split("\t")[:2] for line in ann if line.strip()]
-        files = [(folder / "val" / "images" / f, remap[w]) for f, w in sorted(pairs) if w in remap]
-        absent = sorted(set(chosen) - {w for _, w in pairs})
+        ann = folder / "val" / "val_annotations.txt"
+        if not ann.exists():
+            raise DatasetError(f"Tiny-ImageNet at {folder} has no {ann.name}; the validation "
+                               "images cannot be labelled. Fix: restore the official val folder.")
+        names = sorted(line.split("\t")[0] for line in ann.read_text().splitlines()
+                       if line.strip() and line.split("\t")[1] == wnid)
+        files = [folder / "val" / "images" / name for name in names]
     else:
         raise ValueError(f"split must be 'train' or 'val', not {split!r}")
-    if absent:
-        raise DatasetError(f"Tiny-ImageNet at {folder} lacks the {split} images of classes "
-                           f"{absent[:5]}{'...' if len(absent) > 5 else ''}; a partial copy "
-                           "holds only some classes (use subset_seed=0 and fewer classes).")
+    if not files:
+        raise DatasetError(f"Tiny-ImageNet at {folder} lacks the {split} images of class "
+                           f"{wnid}; a partial copy holds only some classes (draw subsets from "
+                           "tiny_imagenet_classes(present=True)).")
+    return files
+
+
+def _decode(files: list[Path], resolution: int) -> np.ndarray:
+    """JPEGs -> uint8 (N, res, res, 3); below 64 px downsampled with an antialiasing filter
+    (bilinear with antialias=True, i.e. a triangle filter as wide as the scale factor)."""
+    from PIL import Image
+
     images = np.empty((len(files), 64, 64, 3), dtype=np.uint8)
-    for i, (path, _) in enumerate(files):
+    for i, path in enumerate(files):
         try:
             with Image.open(path) as im:
                 images[i] = np.asarray(im.convert("RGB"))
         except (OSError, ValueError) as err:
-            raise DatasetError(f"Tiny-ImageNet image {path} is missing or corrupted ({err}).") from err
+            raise DatasetError(f"Tiny-ImageNet image {path} is missing or corrupted ({err}). "
+                               "Fix: copy that file again from the official archive.") from err
+    if resolution == 64:
+        return images
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    x = torch.nn.functional.interpolate(x, size=(resolution, resolution), mode="bilinear",
+                                        antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def tiny_imagenet_class(folder: Path, wnid: str, split: str, resolution: int = 64) -> np.ndarray:
+    """One class's images of a split as uint8 (N, res, res, 3), decoded once and cached under
+    cache_dir(), keyed by the SHA-256 of the source files (a changed source is decoded anew)."""
+    files = _tiny_files(folder, wnid, split)
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.name.encode())
+        try:
+            h.update(path.read_bytes())
+        except OSError as err:
+            raise DatasetError(f"Tiny-ImageNet image {path} cannot be read ({err}).") from err
+    cached = cache_dir() / "tiny-imagenet" / f"{split}-{resolution}px-{wnid}-{h.hexdigest()[:16]}.npy"
+    if cached.exists():
+        return np.load(cached)
+    images = _decode(files, resolution)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, images)
+    os.replace(tmp, cached)
+    return images
+
+
+def tiny_imagenet_images(root: str | os.PathLike | None = None, *, n_classes: int = 10,
+                         subset_seed: int = 0, resolution: int = 64, present: bool = False,
+                         download: bool = False,
+                         per_class: tuple[int | None, int | None] = (None, None)) -> ImageSubset:
+    """n classes of Tiny-ImageNet from the official layout <root>/tiny-imagenet-200/
+    (train/<wnid>/images/*.JPEG; val/images + val_annotations.txt, the test set as in App. A),
+    as uint8 images at `resolution` (64, or lower: downsampled, antialiased).  Classes are
+    drawn by class_subset from the sorted wnids (present=True: only those with a train
+    folder); per_class caps the images kept per class in (train, test)."""
+    folder = _tiny_folder(root, download)
+    pool = tiny_imagenet_classes(root, present=present)
+    if n_classes > len(pool):
+        raise ValueError(f"n_classes={n_classes} but {folder} holds {len(pool)} classes"
+                         + (" with training images" if present else ""))
+    chosen = class_subset(pool, n_classes, subset_seed)
+    parts = []
+    for split, cap in zip(("train", "val"), per_class):
+        blocks = [tiny_imagenet_class(folder, w, split, resolution)[:cap] for w in chosen]
+        parts += [np.concatenate(blocks),
+                  np.concatenate([np.full(len(b), k, dtype=np.int64) for k, b in enumerate(blocks)])]
+    name = "Tiny-ImageNet" if resolution == 64 else f"Tiny-ImageNet downsampled to {resolution}x{resolution}"
+    return ImageSubset(*parts, classes=chosen, dataset=name)
+
+
+def tiny_imagenet_subset(root: str | os.PathLike | None = None, *, n_classes: int = 10,
+                         subset_seed: int = 0, split: str = "train",
+                         download: bool = False) -> Split:
+    """n-class Tiny-ImageNet subset at 64 px, normalised with Tiny-ImageNet's constants."""
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', not {split!r}")
+    sub = tiny_imagenet_images(root, n_classes=n_classes, subset_seed=subset_seed,
+                               download=download)
+    images, labels = ((sub.train_images, sub.train_labels) if split == "train"
+                      else (sub.test_images, sub.test_labels))
     return Split(_normalize(images, TINY_IMAGENET_MEAN, TINY_IMAGENET_STD),
-                 torch.tensor([c for _, c in files]))
+                 torch.from_numpy(labels))
 
 
 def gaussian_data(n: int, dim: int, *, n_classes: int = 2, separation: float = 3.0,

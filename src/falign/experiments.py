@@ -12,9 +12,8 @@ import torch
 from tqdm.std import tqdm
 
 from .data import noisy_mnist
-from .layers import convert, feedback_layers
+from .layers import convert, xavier_feedback_
 from .measurements import neuron_potentials
-from .rules import layer_seed
 from .models import two_layer_mlp
 from .stacked import train_stacked
 from .store import ResultStore, code_version, provenance, spec_key
@@ -106,14 +105,8 @@ def build_model(spec: dict) -> torch.nn.Module:
             for layer in (model[0], model[2]):
                 layer.bias.fill_(1.0)
     model = convert(model, spec["rule"], seed=spec["feedback_seed"])
-    if spec["feedback_init"] == "xavier" and spec["rule"] == "fa":
-        for index, layer in enumerate(feedback_layers(model)):
-            # Glorot-uniform B, U[+-sqrt(6/(fan_in+fan_out))], as biotorch draws it.
-            gen = torch.Generator().manual_seed(layer_seed(spec["feedback_seed"], index, 10**6))
-            out_f, in_f = layer.weight.shape
-            bound = (6.0 / (in_f + out_f)) ** 0.5
-            fresh = torch.rand(layer.weight.shape, generator=gen, dtype=layer.weight.dtype)
-            layer.feedback_store.copy_(fresh.mul_(2 * bound).sub_(bound))
+    if spec["feedback_init"] == "xavier":
+        xavier_feedback_(model, spec["feedback_seed"])
     return model
 
 

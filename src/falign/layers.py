@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .rules import (RULES, draw_direct_feedback, draw_feedback, get_rule, layer_seed,
-                    sign_feedback, sign_scale)
+from .rules import (RULES, draw_direct_feedback, draw_feedback, fan_in_out, get_rule,
+                    layer_seed, sign_feedback, sign_scale)
 
 
 class _ErrorChannel:
@@ -303,3 +303,19 @@ def true_gradient(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for layer in layers:
             layer._true_gradient = False
+
+
+def xavier_feedback_(model: nn.Module, seed: int) -> nn.Module:
+    """Redraw FA's fixed feedback B of every converted layer from Glorot's uniform
+    U[+-sqrt(6 / (fan_in + fan_out))], as biotorch draws it (Robertson & Koyejo App. A: "Xavier
+    initialization"), in place of rules.draw_feedback's fan-in scale.  Other rules' feedback is
+    derived from W and left alone.  Layer i draws from its own seeded generator."""
+    for index, layer in enumerate(feedback_layers(model)):
+        if layer.rule != "fa":
+            continue
+        gen = torch.Generator().manual_seed(layer_seed(seed, index, 10**6))
+        fan_in, fan_out = fan_in_out(layer.weight)
+        bound = (6.0 / (fan_in + fan_out)) ** 0.5
+        fresh = torch.rand(layer.weight.shape, generator=gen, dtype=layer.weight.dtype)
+        layer.feedback_store.copy_(fresh.mul_(2 * bound).sub_(bound))
+    return model

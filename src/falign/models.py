@@ -91,29 +91,36 @@ def two_layer_mlp(in_features: int = 784, width: int = 200, out_features: int = 
 
 
 class LeNet(nn.Module):
-    """The paper's CIFAR LeNet (biotorch's): three 3x3 convs (32, 64, 128 channels) with ReLU,
-    max-pool after the first two, global average pooling, then fc 128->256 -> ReLU -> fc 256->n.
-    Layer order C1 -> C2 -> C3 -> F1 -> F2 as in Robertson & Koyejo App. B.2."""
+    """The paper's CIFAR LeNet (biotorch's LeNetCIFAR): three 3x3 convolutions without
+    padding (32, 64, 128 channels) with ReLU, max-pool after the first two, global average
+    pooling, then fc 128 -> 256 -> ReLU -> fc 256 -> n.  On 32x32 inputs the maps are
+    32 -> 30 -> pool 15 -> 13 -> pool 6 -> 4 -> average 1.  Layer order C1 -> C2 -> C3 ->
+    F1 -> F2 as in Robertson & Koyejo App. B.2."""
+
+    LAYER_NAMES = ("C1", "C2", "C3", "F1", "F2")
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 32, 3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
-        self.conv3 = nn.Conv2d(64, 128, 3, padding=1)
+        self.conv1 = nn.Conv2d(in_channels, 32, 3)
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.conv3 = nn.Conv2d(64, 128, 3)
         self.fc1 = nn.Linear(128, 256)
         self.fc2 = nn.Linear(256, num_classes)
         self.act = nn.ReLU()
         self.pool = nn.MaxPool2d(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.act(self.conv1(x)))        # (N, 32, H/2, W/2)
-        x = self.pool(self.act(self.conv2(x)))        # (N, 64, H/4, W/4)
-        x = self.act(self.conv3(x)).mean((2, 3))      # (N, 128) global average pool
+        x = self.pool(self.act(self.conv1(x)))        # (N, 32, 15, 15) from 32x32
+        x = self.pool(self.act(self.conv2(x)))        # (N, 64, 6, 6)
+        x = self.act(self.conv3(x)).mean((2, 3))      # (N, 128): average over the 4x4 map
         return self.fc2(self.act(self.fc1(x)))        # (N, n)
 
 
 def lenet(*, num_classes: int = 10, seed: int = 0, init: str = "xavier") -> LeNet:
-    """The paper's LeNet with Xavier-uniform weights (App. A) or PyTorch's scale ("fan_in")."""
+    """The paper's LeNet: Xavier-uniform weights and zero biases (App. A, biotorch's
+    `init: xavier`), or PyTorch's U[+-1/sqrt(fan_in)] scale ("fan_in")."""
+    if init not in ("xavier", "fan_in"):
+        raise ValueError(f"unknown init {init!r}; use 'xavier' or 'fan_in'")
     model = LeNet(num_classes)
     return init_xavier_(model, seed) if init == "xavier" else init_uniform_(model, seed)
 

@@ -38,8 +38,8 @@ def code_version() -> dict:
     if the sources are edited while it runs."""
     src = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(src.glob("*.py")):
-        h.update(path.name.encode() + path.read_bytes())
+    for path in sorted(src.rglob("*.py")):
+        h.update(str(path.relative_to(src)).encode() + path.read_bytes())
     info = {"falign_source_sha256": h.hexdigest()[:16]}
     try:
         top = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True,

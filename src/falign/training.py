@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator
 
 import pandas as pd
@@ -33,6 +35,9 @@ class TrainConfig:
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
     batch_size: int | None = None          # None: full batch
+    drop_last: bool = False                # skip each epoch's last partial batch (biotorch's loader)
+    train_metrics: str = "full"            # full: evaluate the train set at each measurement;
+                                           # running: mean over the epoch's mini-batches (free)
     measure_every: int = 1
     loss_reduction: str = "mean"           # "mean" or "sum" cross-entropy over the batch
     data_seed: int = 0                     # mini-batch order
@@ -45,6 +50,8 @@ class TrainConfig:
             raise ValueError(f"invalid TrainConfig: {self}")
         if self.loss_reduction not in ("mean", "sum"):
             raise ValueError(f"loss_reduction must be 'mean' or 'sum', not {self.loss_reduction!r}")
+        if self.train_metrics not in ("full", "running"):
+            raise ValueError(f"train_metrics must be 'full' or 'running', not {self.train_metrics!r}")
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate used during epoch `epoch` (0-based), a step schedule."""
@@ -122,61 +129,147 @@ def chain_measurements(model: nn.Module, reference: dict | None) -> dict[str, fl
     return row
 
 
+class TrainingPaused(Exception):
+    """Training stopped at its deadline after saving a checkpoint; calling train() again with
+    the same checkpoint path resumes it exactly."""
+
+    def __init__(self, epoch: int, epochs: int, checkpoint: os.PathLike) -> None:
+        super().__init__(f"paused after epoch {epoch} of {epochs}; checkpoint {checkpoint}")
+        self.epoch, self.epochs, self.checkpoint = epoch, epochs, checkpoint
+
+
+# A batch transform maps stored inputs (e.g. uint8 images on the device) to the network's
+# float input; `augment` is True for training batches, and `gen` is the trainer's own
+# augmentation generator, so that a resumed run draws the same augmentations.
+BatchTransform = Callable[[torch.Tensor, bool, torch.Generator], torch.Tensor]
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """torch.save to a temporary file, then rename: a checkpoint on disk is always whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
           test_data: tuple[torch.Tensor, torch.Tensor] | None, config: TrainConfig, *,
           measure: Callable[[nn.Module, dict | None], dict] | None = chain_measurements,
-          name: str = "model") -> pd.DataFrame:
+          name: str = "model", transform: BatchTransform | None = None,
+          checkpoint: os.PathLike | None = None, deadline: float | None = None,
+          checkpoint_every_s: float = 300.0) -> pd.DataFrame:
     """Train a (converted) classifier with SGD + momentum on cross-entropy.
 
     Returns one row per measured epoch: epoch, lr, train/test loss and accuracy, and what
     `measure(model, reference)` adds.  Raises TrainingDiverged naming the epoch.
+
+    With `checkpoint` (a file path) the full training state (model with its feedback,
+    optimiser, generators, rows so far) is saved there every `checkpoint_every_s` seconds and
+    at `deadline` (a time.monotonic() value), where TrainingPaused is raised; a later call with
+    the same path resumes from it and returns exactly what an uninterrupted run returns.  The
+    caller deletes the checkpoint once the result is stored.
     """
     device = torch.device(config.device)
     model.to(device)
     x, y = (t.to(device) for t in train_data)
     xt, yt = (t.to(device) for t in test_data) if test_data is not None else (None, None)
+    prepare = transform or (lambda batch, augment, gen: batch)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                           weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.data_seed)
+    aug_gen = torch.Generator().manual_seed(config.data_seed + 7919)
     n = x.shape[0]
     bs = n if config.batch_size is None else config.batch_size
+    steps = n // bs if config.drop_last and n >= bs else -(-n // bs)
     reference = potential_references(model) if measure is not None else None
-    rows = []
+    rows: list[dict] = []
+    first_epoch, resumed, earlier_s = 0, 0, 0.0
+    started = time.perf_counter()
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["gen"])
+        aug_gen.set_state(state["aug_gen"])
+        rows, first_epoch, reference = state["rows"], state["epoch"], state["reference"]
+        resumed, earlier_s = state["resumed"] + 1, state["elapsed_s"]
 
-    def record(epoch: int, lr: float) -> None:
+    def save(epoch: int) -> None:
+        _save_checkpoint(checkpoint, {
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "gen": gen.get_state(),
+            "aug_gen": aug_gen.get_state(), "rows": rows, "epoch": epoch,
+            "reference": reference, "config": config.as_dict(), "resumed": resumed,
+            "elapsed_s": earlier_s + time.perf_counter() - started})
+
+    def record(epoch: int, lr: float, running: tuple[float, float] | None) -> None:
         model.eval()
         with torch.no_grad():
             row = {"epoch": epoch, "lr": lr}
-            row["train_loss"], row["train_acc"] = _eval(model, x, y, bs)
+            if running is not None:
+                row["train_loss"], row["train_acc"] = running
+            else:
+                row["train_loss"], row["train_acc"] = _eval(model, x, y, bs, prepare, aug_gen)
             if xt is not None:
-                row["test_loss"], row["test_acc"] = _eval(model, xt, yt, bs)
+                row["test_loss"], row["test_acc"] = _eval(model, xt, yt, bs, prepare, aug_gen)
             if measure is not None:
                 row.update(measure(model, reference))
         rows.append(row)
         model.train()
 
+    last_save = time.monotonic()
     with deterministic_mode(config.deterministic):
-        record(0, config.lr_at(0))
-        for epoch in tqdm(range(config.epochs), desc=name, disable=not show_progress(config.progress)):
+        if first_epoch == 0:
+            record(0, config.lr_at(0), None)
+        epochs = range(first_epoch, config.epochs)
+        for epoch in tqdm(epochs, desc=name, disable=not show_progress(config.progress),
+                          initial=first_epoch, total=config.epochs):
             lr = config.lr_at(epoch)
             for group in opt.param_groups:
                 group["lr"] = lr
             order = torch.randperm(n, generator=gen).to(device) if bs < n else None
-            for start in range(0, n, bs):
-                idx = order[start:start + bs] if order is not None else slice(None)
-                loss = F.cross_entropy(model(x[idx]), y[idx], reduction=config.loss_reduction)
+            loss_sum = torch.zeros((), device=device)
+            hits = torch.zeros((), device=device)
+            seen = 0
+            for step in range(steps):
+                idx = order[step * bs:(step + 1) * bs] if order is not None else slice(None)
+                logits = model(prepare(x[idx], True, aug_gen))
+                target = y[idx]
+                loss = F.cross_entropy(logits, target, reduction=config.loss_reduction)
                 _check_finite(loss.detach(), epoch + 1, name, lr)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 after_optimizer_step(model)
+                if config.train_metrics == "running":
+                    with torch.no_grad():
+                        size = target.shape[0]
+                        per_example = loss.detach() * (size if config.loss_reduction == "mean" else 1)
+                        loss_sum += per_example
+                        hits += (logits.detach().argmax(-1) == target).sum()
+                        seen += size
             if (epoch + 1) % config.measure_every == 0 or epoch + 1 == config.epochs:
-                record(epoch + 1, lr)
-    return pd.DataFrame(rows)
+                running = ((float(loss_sum) / seen, float(hits) / seen)
+                           if config.train_metrics == "running" else None)
+                record(epoch + 1, lr, running)
+            if checkpoint is not None and epoch + 1 < config.epochs:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    save(epoch + 1)
+                    raise TrainingPaused(epoch + 1, config.epochs, checkpoint)
+                if now - last_save >= checkpoint_every_s:
+                    save(epoch + 1)
+                    last_save = now
+    table = pd.DataFrame(rows)
+    # Training time summed over every session of a resumed run, and how often it resumed.
+    table.attrs.update(wall_time_s=earlier_s + time.perf_counter() - started, resumed=resumed)
+    return table
 
 
-def _eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int) -> tuple[float, float]:
+def _eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int,
+          prepare: BatchTransform, gen: torch.Generator) -> tuple[float, float]:
     if bs >= x.shape[0]:
-        return _loss_and_accuracy(model(x), y)
-    logits = torch.cat([model(x[i:i + bs]) for i in range(0, x.shape[0], bs)])
+        return _loss_and_accuracy(model(prepare(x, False, gen)), y)
+    logits = torch.cat([model(prepare(x[i:i + bs], False, gen))
+                        for i in range(0, x.shape[0], bs)])
     return _loss_and_accuracy(logits, y)

@@ -1,0 +1,160 @@
+"""The pending-runs command: train the missing runs of a family's profile within a time
+budget, list what is still pending, and pack or unpack finished runs for moving them between
+machines (e.g. from a GPU job back into results/).
+
+    python -m falign.runs train lenet_cifar --profile paper --budget-min 9 --device auto
+    python -m falign.runs list lenet_cifar --profile paper
+    python -m falign.runs pack lenet_cifar out.tar.gz      (runs and checkpoints)
+    python -m falign.runs unpack out.tar.gz                (into --results, never overwriting)
+
+A run cut short by the budget is checkpointed under <results>/_checkpoints/ and resumed by the
+next call, to the same result as an uninterrupted run.  --workers N trains N runs at once in
+separate processes (several runs share one GPU well); their claims keep them apart.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+from collections import Counter
+from pathlib import Path
+
+from .families import families, get_family
+from .store import ResultStore
+from .sweep import CHECKPOINTS, missing, run_sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_device(device: str) -> str:
+    """'auto' picks CUDA when present, else the CPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA device; "
+                           "use device='auto' or 'cpu'")
+    return device
+
+
+def _protocol(family, profile: str):
+    if profile not in family.PROFILES:
+        raise SystemExit(f"unknown profile {profile!r} of {family.NAME}; profiles: "
+                         f"{', '.join(family.PROFILES)}")
+    return family.PROFILES[profile]
+
+
+def pending_table(family, profile: str, results: Path) -> str:
+    """Pending runs counted per cell of the grid (every field that varies between runs)."""
+    protocol = _protocol(family, profile)
+    store = ResultStore(results, family.store_name(profile))
+    todo = missing(family, protocol, store)
+    total = len(family.run_specs(protocol))
+    varying = [k for k in ("n_classes", "width", "rule") if todo and k in todo[0]]
+    cells = Counter(tuple(s[k] for k in varying) for s in todo)
+    lines = [f"{family.NAME} / {profile}: {total - len(todo)} of {total} runs stored, "
+             f"{len(todo)} pending"]
+    lines += [f"  {dict(zip(varying, cell))}: {count} pending" for cell, count in sorted(cells.items())]
+    return "\n".join(lines)
+
+
+def train_command(args) -> None:
+    family = get_family(args.family)
+    protocol = _protocol(family, args.profile)
+    if args.workers > 1:
+        budget = [] if args.budget_min is None else ["--budget-min", str(args.budget_min)]
+        threads = max(1, (os.cpu_count() or 1) // args.workers)
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "FALIGN_PROGRESS": "0"}
+        procs = [subprocess.Popen([sys.executable, "-m", "falign.runs", "train", args.family,
+                                   "--profile", args.profile, "--device", args.device,
+                                   "--results", str(args.results), *budget], env=env)
+                 for _ in range(args.workers)]
+        codes = [p.wait() for p in procs]
+        print(pending_table(family, args.profile, args.results))
+        if any(codes):
+            raise SystemExit(f"worker exit codes {codes}")
+        return
+    store = ResultStore(args.results, family.store_name(args.profile))
+    budget = None if args.budget_min is None else 60.0 * args.budget_min
+    report = run_sweep(family, protocol, store, device=resolve_device(args.device),
+                       data_root=args.data_root, budget_s=budget,
+                       checkpoints=args.results / CHECKPOINTS / family.store_name(args.profile),
+                       max_runs=args.max_runs)
+    print(report.summary())
+    print(pending_table(family, args.profile, args.results))
+
+
+def pack(family_name: str, archive: Path, results: Path) -> int:
+    """Write the family's stored runs and checkpoints into one tar.gz; returns entries."""
+    family = get_family(family_name)
+    names = {family.store_name(p) for p in family.PROFILES}
+    count = 0
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in sorted(names):
+            for folder in (results / name, results / CHECKPOINTS / name):
+                if folder.exists():
+                    for entry in sorted(folder.iterdir()):
+                        if not entry.name.startswith("."):
+                            tar.add(entry, arcname=str(entry.relative_to(results)))
+                            count += 1
+    return count
+
+
+def unpack(archive: Path, results: Path) -> int:
+    """Extract runs and checkpoints into `results`; a run already stored is kept, not
+    overwritten.  Returns how many entries were added."""
+    added = 0
+    with tarfile.open(archive) as tar:
+        tops = {}
+        for member in tar.getmembers():
+            parts = Path(member.name).parts
+            if member.name.startswith("/") or ".." in parts:
+                raise ValueError(f"unsafe path {member.name!r} in {archive}")
+            depth = 3 if parts[0] == CHECKPOINTS else 2
+            tops.setdefault(Path(*parts[:depth]), []).append(member)
+        for top, members in tops.items():
+            if (results / top).exists():
+                continue
+            tar.extractall(results, members=members, filter="data")
+            added += 1
+    return added
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m falign.runs", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train missing runs within a budget")
+    t.add_argument("family")
+    t.add_argument("--profile", default="paper")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--budget-min", type=float, default=None, help="minutes (default: no limit)")
+    t.add_argument("--workers", type=int, default=1)
+    t.add_argument("--max-runs", type=int, default=None)
+    t.add_argument("--data-root", default=None)
+    ls = sub.add_parser("list", help="list pending runs per cell")
+    ls.add_argument("family")
+    ls.add_argument("--profile", default="paper")
+    pk = sub.add_parser("pack", help="pack stored runs and checkpoints into a tar.gz")
+    pk.add_argument("family")
+    pk.add_argument("archive", type=Path)
+    up = sub.add_parser("unpack", help="unpack an archive of runs into the results folder")
+    up.add_argument("archive", type=Path)
+    for p in (t, ls, pk, up):
+        p.add_argument("--results", type=Path, default=ROOT / "results")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        train_command(args)
+    elif args.command == "list":
+        print(pending_table(get_family(args.family), args.profile, args.results))
+    elif args.command == "pack":
+        print(f"packed {pack(args.family, args.archive, args.results)} entries into {args.archive}")
+    else:
+        print(f"unpacked {unpack(args.archive, args.results)} runs or checkpoints into {args.results}")
+
+
+if __name__ == "__main__":
+    main()

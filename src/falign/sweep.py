@@ -1,0 +1,188 @@
+"""The sweep: which runs of an experiment family are missing from its result store, training
+them (within a time budget, resuming unfinished runs from checkpoints) and storing each run as
+it finishes.  It knows no family: a family module (falign.families) hands it run
+specifications and a function that trains a group of them.
+
+A family module provides:
+    NAME                      the family's name in the registry
+    PROFILES                  {"paper" | "quick" | "smoke": protocol}
+    store_name(profile)       the store folder its runs of that profile live in
+    run_specs(protocol)       one dict per run, in the order a sweep should train them
+    group_key(spec)           runs with equal keys are trained together (one call)
+    train_group(specs, ctx)   -> one RunResult per spec, or raises TrainingPaused
+    describe(protocol)        (optional) {field: value} shown on the chapter's provenance card
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.std import tqdm
+
+from .store import ResultStore, code_version, provenance, spec_key
+from .training import TrainingPaused, show_progress
+
+CHECKPOINTS = "_checkpoints"       # <results>/_checkpoints/<store name>/<key>.pt, git-ignored
+CLAIM_EXPIRY_S = 6 * 3600.0        # a claim older than this is treated as abandoned
+
+
+@dataclass
+class RunContext:
+    """What a family's train function needs besides the specifications."""
+    device: str = "cpu"
+    data_root: Any = None
+    progress: bool | None = None
+    checkpoints: Path | None = None    # folder for unfinished runs' checkpoints (None: none)
+    deadline: float | None = None      # time.monotonic() value at which training pauses
+
+    def checkpoint(self, spec: dict) -> Path | None:
+        return None if self.checkpoints is None else self.checkpoints / f"{spec_key(spec)}.pt"
+
+
+@dataclass
+class RunResult:
+    """One finished run: its measurements and what its record adds to the provenance
+    (e.g. the classes it drew).  wall_time_s None: the sweep's own timing of the group."""
+    measurements: pd.DataFrame
+    record: dict = field(default_factory=dict)
+    wall_time_s: float | None = None
+
+
+@dataclass
+class SweepReport:
+    trained: list[str] = field(default_factory=list)     # keys stored by this call
+    paused: list[str] = field(default_factory=list)      # keys checkpointed at the deadline
+    pending: list[dict] = field(default_factory=list)    # specs still missing afterwards
+    claimed_elsewhere: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"trained {len(self.trained)}, paused {len(self.paused)} (checkpointed), "
+                f"{len(self.pending)} pending, {len(self.claimed_elsewhere)} claimed by "
+                "another worker")
+
+
+def missing(family, protocol, store: ResultStore) -> list[dict]:
+    """The protocol's runs not yet in the store, in the family's sweep order."""
+    return [s for s in family.run_specs(protocol) if not store.has(s)]
+
+
+def _groups(specs: list[dict], key) -> list[list[dict]]:
+    groups: dict[Any, list[dict]] = {}
+    for spec in specs:
+        groups.setdefault(key(spec), []).append(spec)
+    return list(groups.values())
+
+
+class Claims:
+    """Claims on runs, so that several workers (processes, or machines sharing the results
+    folder) never train one run twice: a claim is a file created with O_EXCL, which only one
+    creator can win.  A claim whose process is gone (same host) or older than CLAIM_EXPIRY_S
+    is stale and is taken over."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.claim"
+
+    def _stale(self, path: Path) -> bool:
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return True
+        if time.time() - info.get("time", 0) > CLAIM_EXPIRY_S:
+            return True
+        if info.get("host") == socket.gethostname():
+            try:
+                os.kill(int(info["pid"]), 0)
+            except ProcessLookupError:
+                return True
+            except (PermissionError, KeyError, ValueError):
+                return False
+        return False
+
+    def acquire(self, key: str) -> bool:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self._path(key)
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if not self._stale(path):
+                    return False
+                path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}, f)
+            return True
+        return False
+
+    def release(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data_root=None,
+              progress: bool | None = None, budget_s: float | None = None,
+              checkpoints: Path | None = None, max_runs: int | None = None) -> SweepReport:
+    """Train the runs of `protocol` missing from `store`, store each as it finishes.
+
+    budget_s: stop starting or continuing training after this many seconds; a run cut short
+    is checkpointed under `checkpoints` (required with a budget) and resumed by a later call.
+    Runs claimed by another worker on the same store are skipped.
+    """
+    code_version()                  # read the code version now, before any source can change
+    if budget_s is not None and checkpoints is None:
+        raise ValueError("a time budget needs a checkpoint folder to save unfinished runs in")
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    ctx = RunContext(device, data_root, progress, checkpoints, deadline)
+    claims = Claims(store.folder / ".claims")
+    report = SweepReport()
+    groups = _groups(missing(family, protocol, store), family.group_key)
+    if max_runs is not None:
+        kept, count = [], 0
+        for g in groups:
+            if count >= max_runs:
+                break
+            kept.append(g)
+            count += len(g)
+        groups = kept
+    bar = tqdm(total=sum(map(len, groups)), desc=f"{family.NAME} sweep",
+               disable=not show_progress(progress))
+    for group in groups:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        mine = [s for s in group if not store.has(s) and claims.acquire(spec_key(s))]
+        report.claimed_elsewhere += [spec_key(s) for s in group if s not in mine
+                                     and not store.has(s)]
+        if not mine:
+            bar.update(len(group))
+            continue
+        try:
+            start = time.perf_counter()
+            try:
+                results = family.train_group(mine, ctx)
+            except TrainingPaused:
+                report.paused += [spec_key(s) for s in mine]
+                break
+            wall = (time.perf_counter() - start) / len(mine)
+            for spec, result in zip(mine, results):
+                prov = provenance(device, result.wall_time_s if result.wall_time_s is not None
+                                  else wall)
+                store.save(spec, result.measurements, {**prov, **result.record})
+                report.trained.append(spec_key(spec))
+                path = ctx.checkpoint(spec)
+                if path is not None:
+                    path.unlink(missing_ok=True)
+        finally:
+            for spec in mine:
+                claims.release(spec_key(spec))
+        bar.update(len(group))
+    bar.close()
+    report.pending = missing(family, protocol, store)
+    return report
