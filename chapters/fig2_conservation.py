@@ -39,10 +39,11 @@ overrides = {}             # protocol fields to change, e.g. {"widths": [15, 200
 from IPython.display import Markdown, display
 
 from falign import analysis, paper_values, plots
-from falign.chapters import noisy_mnist_results, provenance_card
+from falign.chapters import load_results, provenance_card
 
 plots.set_style()
-sweep = noisy_mnist_results(profile, results, device, data_root, train_missing, overrides=overrides)
+sweep = load_results("noisy_mnist", profile, results, device, data_root, train_missing,
+                     overrides=overrides)
 display(Markdown(sweep.status()))
 
 # %% [markdown]

@@ -34,7 +34,7 @@ train_missing = False      # True: train every reading not yet stored (resumable
 from IPython.display import Markdown, display
 
 from falign import analysis, plots
-from falign.chapters import readings_results
+from falign.families.noisy_mnist import readings_results
 
 plots.set_style()
 readings = readings_results(profile, results, device, data_root, train_missing)
@@ -109,7 +109,7 @@ for name in [n for n in (readings.chosen, "fan-in init + biases at 1")
 # ## What to try
 #
 # - A summed loss with the learning rate divided by 4000 is the mean loss again. Add a reading to
-#   `falign.experiments.READINGS` with `loss_reduction="sum"` and `lr=0.05/400` (ten times the
+#   `falign.families.noisy_mnist.READINGS` with `loss_reduction="sum"` and `lr=0.05/400` (ten times the
 #   mean's step), re-run this chapter with `train_missing=True`, and see whether it fits the noise
 #   before it diverges.
 # - The literal reading makes the first layer's weights $\sqrt{784/m}$ times larger than the fan-in

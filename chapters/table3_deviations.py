@@ -29,11 +29,13 @@ overrides = {}             # protocol fields to change, e.g. {"widths": [15, 200
 # %%
 from IPython.display import Markdown, display
 
-from falign import analysis, experiments, paper_values, plots
-from falign.chapters import noisy_mnist_results, provenance_card
+from falign import analysis, paper_values, plots
+from falign.families import noisy_mnist
+from falign.chapters import load_results, provenance_card
 
 plots.set_style()
-sweep = noisy_mnist_results(profile, results, device, data_root, train_missing, overrides=overrides)
+sweep = load_results("noisy_mnist", profile, results, device, data_root, train_missing,
+                     overrides=overrides)
 display(Markdown(sweep.status()))
 
 # %% [markdown]
@@ -109,7 +111,7 @@ analysis.expected_initial_potential_table(sweep.protocol.widths)
 
 # %%
 runs = analysis.run_deviations(sweep.table, analysis.TABLE3_READING).merge(
-    experiments.initial_conditioning(sweep.protocol), on=["run_key", "width", "rule", "repeat"])
+    noisy_mnist.initial_conditioning(sweep.protocol), on=["run_key", "width", "rule", "repeat"])
 fig = plots.deviation_vs_conditioning(runs)
 analysis.rounded(runs.nsmallest(4, "min_abs_p0")[["rule", "width", "repeat", "min_abs_p0",
                                                    "deviation"]].reset_index(drop=True))

@@ -4,8 +4,8 @@ Equivalent to executing chapters/readings_ablation with train_missing=True."""
 import argparse
 import json
 
-from falign.chapters import resolve_device
-from falign.experiments import READING_PROFILES, run_readings, with_reading
+from falign.families.noisy_mnist import READING_PROFILES, run_readings, with_reading
+from falign.runs import resolve_device
 from falign.store import ResultStore
 
 parser = argparse.ArgumentParser(description=__doc__)

@@ -1,9 +1,14 @@
 """The noisy-MNIST sweep: specifications, resumption, stored provenance."""
+import functools
+
 import pytest
 import torch
 
 from falign.data import mnist_available
-from falign.experiments import PROFILES, build_model, run_sweep, with_reading
+from falign.families import noisy_mnist
+from falign.families.noisy_mnist import PROFILES, build_model, with_reading
+from falign.chapters import load_results
+from falign.sweep import run_sweep
 from falign.store import ResultStore
 
 HAVE_MNIST = mnist_available()
@@ -38,9 +43,9 @@ def test_build_model_initialisation_readings():
 def test_smoke_sweep_resumes_without_retraining(tmp_path):
     store = ResultStore(tmp_path, "noisy_mnist_smoke")
     protocol = with_reading(PROFILES["smoke"], widths=(15,), rules=("fa", "bp"))
-    assert run_sweep(protocol, store, progress=False) == 2
+    assert len(run_sweep(noisy_mnist, protocol, store, progress=False).trained) == 2
     first = {r["key"]: r["provenance"]["finished_utc"] for r, _ in store.runs()}
-    assert run_sweep(protocol, store, progress=False) == 0        # nothing left to do
+    assert len(run_sweep(noisy_mnist, protocol, store, progress=False).trained) == 0        # nothing left to do
     assert {r["key"]: r["provenance"]["finished_utc"] for r, _ in store.runs()} == first
     table = store.table(rule="fa")
     assert table.epoch.tolist() == [0, 5, 10, 15, 20]
@@ -68,7 +73,7 @@ def test_bias_and_feedback_readings_build_what_they_say():
 
 
 def test_paper_profile_is_the_chosen_reading():
-    from falign.experiments import CHOSEN_READING, READINGS, NoisyMNISTProtocol
+    from falign.families.noisy_mnist import CHOSEN_READING, READINGS, NoisyMNISTProtocol
     from dataclasses import replace
     assert PROFILES["paper"] == replace(NoisyMNISTProtocol(), **READINGS[CHOSEN_READING])
     for name in ("quick", "smoke"):                      # smaller, same reading
@@ -77,12 +82,13 @@ def test_paper_profile_is_the_chosen_reading():
 
 
 def test_chapter_loader_names_the_fix_for_bad_input(tmp_path):
-    from falign.chapters import noisy_mnist_results, readings_results
+    from falign.families.noisy_mnist import readings_results
+    noisy_mnist_results = functools.partial(load_results, "noisy_mnist")
     with pytest.raises(ValueError, match="unknown profile 'papr'.*paper"):
         noisy_mnist_results("papr", tmp_path)
     with pytest.raises(ValueError, match=r"unknown protocol field\(s\) \['widht'\]"):
         noisy_mnist_results("smoke", tmp_path, overrides={"widht": [15]})
-    with pytest.raises(FileNotFoundError, match="make reproduce PROFILE=smoke"):
+    with pytest.raises(FileNotFoundError, match="falign.runs train noisy_mnist --profile smoke"):
         noisy_mnist_results("smoke", tmp_path)
     with pytest.raises(FileNotFoundError, match="train_missing=True"):
         readings_results("smoke", tmp_path)
@@ -90,7 +96,7 @@ def test_chapter_loader_names_the_fix_for_bad_input(tmp_path):
 
 @pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not in the data root (run `make data`)")
 def test_loader_sees_only_its_own_protocol(tmp_path):
-    from falign.chapters import noisy_mnist_results
+    noisy_mnist_results = functools.partial(load_results, "noisy_mnist")
     small = noisy_mnist_results("smoke", tmp_path, device="cpu", train_missing=True,
                                 overrides={"widths": [15], "rules": ["fa"]})
     assert (small.stored, small.expected, small.complete) == (1, 1, True)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from falign.data import mnist_available
-from falign.experiments import PROFILES, initial_conditioning, replay
+from falign.families.noisy_mnist import PROFILES, initial_conditioning, replay
 from falign.notebooks import CHAPTERS
 from falign.store import ResultStore, spec_key
 

@@ -81,7 +81,7 @@ def test_divergence_names_the_epoch():
 
 def test_minibatch_lenet_step_runs_every_rule_and_reduces_loss():
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 3, 16, 16, generator=gen)
+    x = torch.randn(64, 3, 32, 32, generator=gen)
     y = torch.randint(0, 3, (64,), generator=gen)
     cfg = TrainConfig(epochs=15, lr=0.01, momentum=0.9, batch_size=32, progress=False)
     for rule in ["bp", "fa", "signfa", "dfa"]:

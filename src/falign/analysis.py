@@ -241,3 +241,66 @@ def statistic_readings(table: pd.DataFrame) -> pd.DataFrame:
         d = run_deviations(table, name)
         cols[name] = d.groupby(["rule", "width"])["deviation"].mean()
     return pd.DataFrame(cols)
+
+
+def accuracy_table(table: pd.DataFrame, planned: pd.DataFrame, value: str = "test_acc"
+                   ) -> pd.DataFrame:
+    """Final `value` (a fraction) per cell as a percentage: mean, se, and repeats stored of
+    repeats planned.  `planned` has the cell columns plus 'stored' and 'planned'
+    (SweepResults.cells); cells with no run keep NaN, so pending columns stay visible."""
+    cell = [c for c in planned.columns if c not in ("stored", "planned")]
+    final = final_rows(table).assign(percent=lambda t: 100.0 * t[value])
+    stats = mean_se(final, "percent", cell) if len(final) else pd.DataFrame(columns=cell)
+    out = planned.merge(stats, on=cell, how="left")
+    return out[cell + ["mean", "se", "stored", "planned"]]
+
+
+def side_by_side_cells(ours: pd.DataFrame, paper: pd.DataFrame, column: str,
+                       rules=("fa", "adafa", "signfa", "bp")) -> pd.DataFrame:
+    """One row per rule, for each value of `column` the paper's 'mean ± se' and ours with
+    'k/K' repeats (or 'pending').  Both tables are long: column, rule, mean, se."""
+    cols = {}
+    for value in sorted(set(paper[column]) | set(ours[column])):
+        p = paper[paper[column] == value].set_index("rule")
+        o = ours[ours[column] == value].set_index("rule")
+        cols[(value, "paper")] = {r: f"{p.at[r, 'mean']:.1f} ± {p.at[r, 'se']:.1f}"
+                                  for r in rules if r in p.index}
+        cells = {}
+        for r in rules:
+            if r not in o.index:
+                continue
+            done = f"{int(o.at[r, 'stored'])}/{int(o.at[r, 'planned'])}"
+            if pd.isna(o.at[r, "mean"]):
+                cells[r] = f"pending (0/{int(o.at[r, 'planned'])})"
+            elif pd.isna(o.at[r, "se"]):
+                cells[r] = f"{o.at[r, 'mean']:.1f} ({done})"
+            else:
+                cells[r] = f"{o.at[r, 'mean']:.1f} ± {o.at[r, 'se']:.1f} ({done})"
+        cols[(value, "ours")] = cells
+    out = pd.DataFrame(cols).reindex(list(rules))
+    out.columns.names = [column, "source"]
+    out.index.name = "rule"
+    return out.astype(object).fillna("-")
+
+
+def table1_claims(acc: pd.DataFrame) -> pd.DataFrame:
+    """Table 1's claims (paper_values.TABLE1_CLAIMS) checked on an accuracy_table: per n with
+    runs, sign-FA minus GD, adaFA minus FA, GD minus FA (points), and whether accuracy falls
+    with n for each rule that has two or more n."""
+    m = acc.dropna(subset=["mean"]).set_index(["n_classes", "rule"])["mean"]
+    rows = []
+    for n in sorted({n for n, _ in m.index}):
+        have = {r for k, r in m.index if k == n}
+        diff = lambda a, b: m[n, a] - m[n, b] if {a, b} <= have else np.nan
+        rows.append({"n_classes": n, "sign-FA - GD": diff("signfa", "bp"),
+                     "adaFA - FA": diff("adafa", "fa"), "GD - FA": diff("bp", "fa")})
+    return pd.DataFrame(rows).set_index("n_classes")
+
+
+def final_alignment(table: pd.DataFrame, layers) -> pd.DataFrame:
+    """cos(W, B) per layer at the last epoch: mean over repeats per (n_classes, rule)."""
+    final = final_rows(table)
+    cols = [f"cos_wb_{name}" for name in layers]
+    out = final.groupby(["n_classes", "rule"])[cols].mean()
+    out.columns = list(layers)
+    return out

@@ -1,88 +1,99 @@
-"""What every noisy-MNIST chapter does first: find (or, if asked, train) the sweep's runs in the
-result store, and describe where they came from.  Chapters call these and keep only prose,
-equations and their own figure."""
+"""What every results chapter does first: find (or, if asked, train) its family's runs in the
+result store, say how complete they are, and describe where they came from.  It knows no
+family: chapters name theirs (falign.families) and keep only prose, equations and figures."""
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
-import torch
 
-from .experiments import (CHOSEN_READING, PROFILES, READING_PROFILES, READINGS,
-                          NoisyMNISTProtocol, protocol_rows, reading_table, run_readings,
-                          run_sweep, with_reading)
-from .store import ResultStore
+from .families import get_family
+from .runs import resolve_device
+from .store import ResultStore, spec_key
+from .sweep import CHECKPOINTS, run_sweep
 
 
-def resolve_device(device: str) -> str:
-    """'auto' picks CUDA when present, else the CPU."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA device; "
-                           "use device='auto' or 'cpu'")
-    return device
+def protocol_rows(table: pd.DataFrame, family, protocol) -> pd.DataFrame:
+    """The rows of a store's table (ResultStore.table()) that belong to `protocol`'s runs."""
+    if not len(table):
+        return table
+    keys = {spec_key(s) for s in family.run_specs(protocol)}
+    return table[table.run_key.isin(keys)].reset_index(drop=True)
 
 
 @dataclass
 class SweepResults:
+    family: str
     profile: str
-    protocol: NoisyMNISTProtocol
+    protocol: object
     store: ResultStore
     table: pd.DataFrame          # every stored measurement of this protocol, spec as columns
     expected: int                # runs the protocol has
     stored: int                  # runs found
+    cells: pd.DataFrame          # per cell of the grid: repeats stored and planned
 
     @property
     def complete(self) -> bool:
         return self.stored == self.expected
 
+    def command(self) -> str:
+        return f"python -m falign.runs train {self.family} --profile {self.profile}"
+
     def status(self) -> str:
         if self.complete:
             return f"all {self.expected} runs of the '{self.profile}' profile are stored."
         return (f"{self.stored} of {self.expected} runs of the '{self.profile}' profile are "
-                f"stored; the figures show those. `make reproduce PROFILE={self.profile}` "
-                "trains the rest (finished runs are kept).")
+                f"stored; the figures show those. `{self.command()}` (or `make reproduce "
+                f"PROFILE={self.profile}`) trains the rest (finished runs are kept).")
+
+    def pending_cells(self) -> pd.DataFrame:
+        return self.cells[self.cells.stored < self.cells.planned]
 
 
-def noisy_mnist_results(profile: str = "paper", results: str | Path = "results",
-                        device: str = "auto", data_root=None, train_missing: bool = False,
-                        progress: bool | None = None, overrides: dict | None = None
-                        ) -> SweepResults:
-    """The noisy-MNIST sweep of `profile` from the store under `results`.
+def load_results(family: str, profile: str = "paper", results: str | Path = "results",
+                 device: str = "auto", data_root=None, train_missing: bool = False,
+                 progress: bool | None = None, overrides: dict | None = None) -> SweepResults:
+    """The runs of `family`'s `profile` from the store under `results`.
 
     train_missing=True trains every run not yet stored (resumable); False only reads, so a
     chapter re-renders from stored runs on a CPU in seconds.  `overrides` changes protocol
-    fields (e.g. {"widths": [15, 200]}); such runs are stored under their own keys.
+    fields (e.g. {"widths": [15, 200]}); runs of changed fields are stored under their own keys.
     """
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
-    protocol = PROFILES[profile]
+    fam = get_family(family)
+    if profile not in fam.PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(fam.PROFILES)}")
+    protocol = fam.PROFILES[profile]
     if overrides:
         unknown = set(overrides) - set(protocol.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown protocol field(s) {sorted(unknown)}; fields: "
                              f"{sorted(protocol.__dataclass_fields__)}")
         tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-        protocol = with_reading(protocol, **tuples)
-    store = ResultStore(results, f"noisy_mnist_{profile}")
+        protocol = replace(protocol, **tuples)
+    store = ResultStore(results, fam.store_name(profile))
     if train_missing:
-        run_sweep(protocol, store, device=resolve_device(device), data_root=data_root,
-                  progress=progress)
-    table = protocol_rows(store.table(), protocol)
+        run_sweep(fam, protocol, store, device=resolve_device(device), data_root=data_root,
+                  progress=progress, checkpoints=Path(results) / CHECKPOINTS / fam.store_name(profile))
+    table = protocol_rows(store.table(), fam, protocol)
     stored = table.run_key.nunique() if len(table) else 0
     if stored == 0:
         raise FileNotFoundError(
             f"no stored runs of the '{profile}' profile under {store.folder}. Train them with "
-            f"`make reproduce PROFILE={profile}` (or train_missing=True), or point `results` "
-            "at a folder that holds them")
-    return SweepResults(profile, protocol, store, table, len(protocol.run_specs()), stored)
+            f"`python -m falign.runs train {family} --profile {profile}` (or "
+            f"`make reproduce PROFILE={profile}`, or train_missing=True), or point `results` at "
+            "a folder that holds them")
+    specs = pd.DataFrame(fam.run_specs(protocol))
+    specs["stored"] = [store.has(s) for s in fam.run_specs(protocol)]
+    cells = (specs.groupby(list(fam.CELL), sort=False).stored.agg(["sum", "size"])
+             .rename(columns={"sum": "stored", "size": "planned"}).reset_index())
+    return SweepResults(family, profile, protocol, store, table,
+                        len(specs), stored, cells)
 
 
 def provenance_card(sweep: SweepResults) -> pd.DataFrame:
-    """Where the chapter's numbers come from: profile, runs, devices, compute, versions, code."""
+    """Where the chapter's numbers come from: profile, data, runs, devices, compute, versions,
+    code."""
     keys = set(sweep.table.run_key)
     prov = [r["provenance"] for r in sweep.store.records() if r["key"] in keys]
     wall = sum(p["wall_time_s"] for p in prov)
@@ -90,68 +101,42 @@ def provenance_card(sweep: SweepResults) -> pd.DataFrame:
     sources = sorted({p["code"]["falign_source_sha256"] for p in prov})
     libs = prov[0]["libraries"]
     dates = sorted(p["finished_utc"][:10] for p in prov)
-    card = {
-        "profile": sweep.profile,
-        "runs stored": f"{sweep.stored} of {sweep.expected}",
-        "device(s)": "; ".join(sorted({p["device"] for p in prov})),
-        "compute (sum of per-run wall times)": f"{wall / 3600:.2f} h",
-        "wall time per run (median)": f"{pd.Series([p['wall_time_s'] for p in prov]).median():.1f} s",
-        "trained": f"{dates[0]} to {dates[-1]}" if dates[0] != dates[-1] else dates[0],
-        "falign commit(s)": ", ".join(commits),
-        "falign source hash(es)": ", ".join(sources),
-        "python / torch / numpy": f"{libs['python']} / {libs['torch']} / {libs['numpy']}",
-    }
+    fam = get_family(sweep.family)
+    card = {"profile": sweep.profile,
+            **(fam.describe(sweep.protocol) if hasattr(fam, "describe") else {}),
+            "runs stored": f"{sweep.stored} of {sweep.expected}",
+            "device(s)": "; ".join(sorted({p["device"] for p in prov})),
+            "compute (sum of per-run wall times)": f"{wall / 3600:.2f} h",
+            "wall time per run (median)":
+                f"{pd.Series([p['wall_time_s'] for p in prov]).median():.1f} s",
+            "trained": f"{dates[0]} to {dates[-1]}" if dates[0] != dates[-1] else dates[0],
+            "falign commit(s)": ", ".join(commits),
+            "falign source hash(es)": ", ".join(sources),
+            "python / torch / numpy": f"{libs['python']} / {libs['torch']} / {libs['numpy']}"}
     return pd.DataFrame({"": list(card.values())}, index=list(card))
 
 
-@dataclass
-class ReadingsResults:
-    table: pd.DataFrame          # measurements of every stored reading, 'reading' column
-    diverged: dict               # {reading: {"protocol": ..., "message": ...}}
-    expected: int
-    stored: int
-    chosen: str                  # the reading the paper profile uses
+def status_banner(sweep: SweepResults):
+    """A warning box, for the top of a chapter, when its grid is only partly trained: which
+    cells have how many repeats, and the command that trains the rest.  None when complete."""
+    from html import escape
 
-    def status(self) -> str:
-        done = f"{self.stored} of {self.expected} runs of the readings ablation are stored"
-        if self.diverged:
-            done += f"; {len(self.diverged)} reading(s) diverged and have no runs"
-        return done + f". The book's protocol uses the reading **{self.chosen}**."
+    from IPython.display import HTML
 
-    def diverged_text(self) -> str:
-        """Markdown list of the readings whose training diverged, with the error message."""
-        if not self.diverged:
-            return "No reading diverged."
-        return "\n".join(f"- **{name}**: {v['message']}" for name, v in self.diverged.items())
-
-    @staticmethod
-    def definitions() -> pd.DataFrame:
-        """What each reading changes, relative to the unread protocol's fields."""
-        return pd.DataFrame({"fields changed": {name: ", ".join(f"{k}={v}" for k, v in c.items())
-                                                for name, c in READINGS.items()}})
-
-
-def readings_results(profile: str = "paper", results: str | Path = "results",
-                     device: str = "auto", data_root=None, train_missing: bool = False,
-                     progress: bool | None = None) -> ReadingsResults:
-    """The readings ablation of falign.experiments.READINGS at `profile` scale."""
-    if profile not in READING_PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(READING_PROFILES)}")
-    base = READING_PROFILES[profile]
-    store = ResultStore(results, "noisy_mnist_readings")
-    if train_missing:
-        run_readings(store, base, device=resolve_device(device), data_root=data_root,
-                     progress=progress)
-    table = reading_table(store, base)
-    # Only divergences recorded for this profile's protocols count.
-    diverged = {name: v for name, v in store.note("diverged").items() if name in READINGS
-                and v["protocol"] == json.loads(json.dumps(
-                    asdict(with_reading(base, **READINGS[name])), default=str))}
-    expected = sum(len(with_reading(base, **c).run_specs()) for n, c in READINGS.items()
-                   if n not in diverged)
-    stored = table.run_key.nunique() if len(table) else 0
-    if stored == 0:
-        raise FileNotFoundError(
-            f"no stored runs of the readings ablation under {store.folder}; run this chapter "
-            "with train_missing=True or `python scripts/run_readings.py`")
-    return ReadingsResults(table, diverged, expected, stored, CHOSEN_READING)
+    if sweep.complete:
+        return None
+    pending = sweep.pending_cells()
+    cell_cols = [c for c in pending.columns if c not in ("stored", "planned")]
+    by_cell = {}
+    for row in pending.itertuples(index=False):
+        key = ", ".join(f"{c} = {getattr(row, c)}" for c in cell_cols if c != "rule")
+        by_cell.setdefault(key, []).append(f"{row.rule} {row.stored}/{row.planned}")
+    items = "".join(f"<li>{escape(k)}: {escape('; '.join(v))}</li>" for k, v in by_cell.items())
+    return HTML(
+        '<div class="admonition warning"><p class="admonition-title">Partly trained: '
+        f'{sweep.stored} of {sweep.expected} runs of the \u2018{escape(sweep.profile)}\u2019 '
+        'profile</p><p>What is shown uses the stored runs only. Cells still missing repeats '
+        f'(stored/planned):</p><ul>{items}</ul><p>Train the rest (resumable, in jobs of any '
+        f'length): <code>{escape(sweep.command())} --budget-min 9</code>, on a GPU with '
+        '<code>--device cuda --workers 8</code>; then re-render with '
+        '<code>make notebooks</code>.</p></div>')

@@ -76,7 +76,7 @@ def _strip_volatile(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .experiments import PROFILES         # here, not at import: it loads torch
+    from .families import families         # here, not at import: it loads torch
 
     parser = argparse.ArgumentParser(prog="python -m falign.notebooks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     p = sub.add_parser("reproduce", help="train what a chapter needs, then execute it")
     p.add_argument("chapters", nargs="*", help="chapter names (default: all)")
-    p.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    p.add_argument("--profile", default="quick",
+                   choices=sorted({name for f in families().values() for name in f.PROFILES}))
     p.add_argument("--device", default="auto")
     p.add_argument("--results", type=Path, default=ROOT / "results")
     p.add_argument("--out", type=Path, default=ROOT / "_build" / "reproduced")

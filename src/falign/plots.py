@@ -40,22 +40,60 @@ def palette(rules) -> dict[str, str]:
 
 def over_epochs(table: pd.DataFrame, y: str, ylabel: str, *, widths=None, col_wrap: int = 4,
                 height: float = 2.1, logy: bool = False, reference=None,
-                reference_label: str | None = None) -> sns.FacetGrid:
-    """`y` against epoch, one panel per width, one line per rule (mean over repeats, band =
-    one standard error).  `reference`: a number, or a function of the width, drawn dotted."""
+                reference_label: str | None = None, col: str = "width",
+                title: str = "width {col_name} units",
+                xlabel: str = "epoch (full-batch steps)", sharey: bool = False) -> sns.FacetGrid:
+    """`y` against epoch, one panel per value of `col` (default: width), one line per rule
+    (mean over repeats, band = one standard error).  `reference`: a number, or a function of
+    the panel's value, drawn dotted."""
     data = labelled(table if widths is None else table[table.width.isin(widths)])
-    grid = sns.relplot(data=data, x="epoch", y=y, hue="method", col="width", col_wrap=col_wrap,
+    grid = sns.relplot(data=data, x="epoch", y=y, hue="method", col=col, col_wrap=col_wrap,
                        kind="line", errorbar="se", palette=palette(data.rule.unique()),
                        hue_order=list(palette(data.rule.unique())), height=height,
-                       aspect=1.15, linewidth=1.2, facet_kws={"sharey": False})
-    for ax, width in zip(grid.axes.flat, grid.col_names):
+                       aspect=1.15, linewidth=1.2, facet_kws={"sharey": sharey})
+    for ax, value in zip(grid.axes.flat, grid.col_names):
         if logy:
             ax.set_yscale("log")
         if reference is not None:
-            level = reference(width) if callable(reference) else reference
+            level = reference(value) if callable(reference) else reference
             ax.axhline(level, color="black", lw=0.9, ls=":", label=reference_label)
-    grid.set_titles("width {col_name} units")
-    grid.set_axis_labels("epoch (full-batch steps)", ylabel)
+    grid.set_titles(title)
+    grid.set_axis_labels(xlabel, ylabel)
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
+                    frameon=False)
+    return grid
+
+
+def layer_alignment(table: pd.DataFrame, layers, n_classes: int, *, height: float = 2.1
+                    ) -> sns.FacetGrid:
+    """Figures 5-7: cos(W, B) of every layer against epoch for one n, one panel per layer,
+    one line per rule (mean over repeats, band = one standard error)."""
+    part = table[table.n_classes == n_classes]
+    long = part.melt(id_vars=["epoch", "rule", "run_key"],
+                     value_vars=[f"cos_wb_{name}" for name in layers],
+                     var_name="layer", value_name="cos")
+    long["layer"] = long.layer.str.removeprefix("cos_wb_")
+    grid = over_epochs(long, "cos", "cos(W, B)  (unitless)", col="layer", col_wrap=len(layers),
+                       height=height, title=f"n = {n_classes}, layer {{col_name}}",
+                       xlabel="epoch", sharey=True, reference=0.0)
+    return grid
+
+
+def accuracy_curves(table: pd.DataFrame, *, height: float = 2.3) -> sns.FacetGrid:
+    """Train (mean over the epoch's mini-batches) and test accuracy against epoch, one row
+    per n, in percent."""
+    long = table.melt(id_vars=["epoch", "rule", "run_key", "n_classes"],
+                      value_vars=["train_acc", "test_acc"], var_name="split", value_name="acc")
+    long["acc"] *= 100.0
+    long["split"] = long.split.map({"train_acc": "train (running)", "test_acc": "test"})
+    data = labelled(long)
+    grid = sns.relplot(data=data, x="epoch", y="acc", hue="method", col="split",
+                       row="n_classes", kind="line", errorbar="se",
+                       palette=palette(data.rule.unique()),
+                       hue_order=list(palette(data.rule.unique())), height=height, aspect=1.4,
+                       linewidth=1.1, facet_kws={"sharey": "row"})
+    grid.set_titles("n = {row_name}, {col_name}")
+    grid.set_axis_labels("epoch", "accuracy (%)")
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
                     frameon=False)
     return grid
@@ -134,3 +172,25 @@ def readings_deviation(table: pd.DataFrame, column: str = "neuron_deviation_weig
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
                     frameon=False)
     return grid
+
+
+def accuracy_vs_classes(ours: pd.DataFrame, paper: pd.DataFrame, *, ylabel: str = "test accuracy (%)"
+                        ) -> plt.Figure:
+    """Table 1 or 2 as a figure: final accuracy against the number of classes, ours (filled
+    circles, solid, error bars = one standard error) beside the paper's (open squares,
+    dashed).  Both tables are long: n_classes, rule, mean, se."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    for rule in [r for r in RULE_COLORS if r in set(paper.rule) | set(ours.rule)]:
+        o = ours[(ours.rule == rule)].dropna(subset=["mean"])
+        p = paper[paper.rule == rule]
+        colour = RULE_COLORS[rule]
+        if len(o):
+            ax.errorbar(o.n_classes, o["mean"], yerr=o.se.fillna(0), color=colour, marker="o",
+                        lw=1.4, capsize=3, label=f"{RULE_LABELS[rule]}, ours")
+        ax.errorbar(p.n_classes, p["mean"], yerr=p.se, color=colour, marker="s", ms=5,
+                    mfc="white", ls="--", lw=1, capsize=3, label=f"{RULE_LABELS[rule]}, paper")
+    ax.set_xticks(sorted(set(paper.n_classes)))
+    ax.set_xlabel("number of classes n")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7.5, ncol=2, loc="upper right", frameon=False)
+    return fig

@@ -1,24 +1,30 @@
-"""The noisy-MNIST width sweep of Robertson & Koyejo Section 6.1 / Appendix A, as a resumable
-sweep over a result store.  One run = one (width, rule, repeat); the runs of one width and
-repeat share their data and initialisation and train as one stacked computation."""
+"""Robertson & Koyejo Section 6.1 / Appendix A: two-layer networks on noisy MNIST, a width
+sweep (Figures 2-4, Table 3) and the readings ablation of its protocol.  One run = one (width,
+rule, repeat); the runs of one width and repeat share their data and initialisation and train
+as one stacked computation (falign.stacked)."""
 from __future__ import annotations
 
-import time
+import json
+import sys
 from dataclasses import asdict, dataclass, replace
-from itertools import groupby
+from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.std import tqdm
 
-from .data import noisy_mnist
-from .layers import convert, xavier_feedback_
-from .measurements import neuron_potentials
-from .models import two_layer_mlp
-from .stacked import train_stacked
-from .store import ResultStore, code_version, provenance, spec_key
-from .training import TrainConfig, TrainingDiverged, show_progress
+from ..data import noisy_mnist
+from ..layers import convert, xavier_feedback_
+from ..measurements import neuron_potentials
+from ..models import two_layer_mlp
+from ..stacked import train_stacked
+from ..store import ResultStore, spec_key
+from ..sweep import RunContext, RunResult, run_sweep
+from ..training import TrainConfig, TrainingDiverged
 
+NAME = "noisy_mnist"
+
+GRID = ("widths", "rules", "repeats")     # protocol fields that span runs
+CELL = ("width", "rule")                  # a table cell: its runs differ by repeat only
 PAPER_WIDTHS = (15, 30, 45, 60, 75, 100, 125, 150, 175, 200)
 PAPER_RULES = ("fa", "adafa", "signfa", "bp")
 
@@ -57,7 +63,7 @@ class NoisyMNISTProtocol:
     def run_specs(self) -> list[dict]:
         """One specification per run, in sweep order: repeat-major, so that partial sweeps
         cover every width early."""
-        base = {k: v for k, v in asdict(self).items() if k not in ("widths", "rules", "repeats")}
+        base = {k: v for k, v in asdict(self).items() if k not in GRID}
         base["experiment"] = "noisy_mnist"
         return [{**base, "width": w, "rule": r, "repeat": k, "init_seed": k,
                  "feedback_seed": 1000 + k, "subset_seed": k, "noise_seed": k}
@@ -139,31 +145,36 @@ def protocol_rows(table: pd.DataFrame, protocol: NoisyMNISTProtocol) -> pd.DataF
     return table[table.run_key.isin(keys)].reset_index(drop=True)
 
 
-def run_sweep(protocol: NoisyMNISTProtocol, store: ResultStore, *, device: str = "cpu",
-              data_root=None, progress: bool | None = None) -> int:
-    """Train every run of `protocol` missing from `store`; returns how many were trained.
+def protocol_of(spec: dict) -> NoisyMNISTProtocol:
+    """The one-run protocol a run specification was made from."""
+    fields = set(NoisyMNISTProtocol.__dataclass_fields__) - set(GRID)
+    return NoisyMNISTProtocol(**{k: spec[k] for k in fields}, widths=(spec["width"],),
+                              rules=(spec["rule"],), repeats=1)
 
-    Runs are grouped by (width, repeat) and trained stacked; each finished run is saved at
-    once, so an interrupted sweep loses at most one group.
-    """
-    code_version()                  # read the code version now, before any source can change
-    todo = [s for s in protocol.run_specs() if not store.has(s)]
-    key = lambda s: (s["repeat"], s["width"])
-    groups = [list(g) for _, g in groupby(todo, key=key)]
-    cfg = protocol.config(device, progress=False)
-    bar = tqdm(groups, desc="noisy-MNIST sweep", disable=not show_progress(progress))
-    for group in bar:
-        first = group[0]
-        bar.set_postfix(width=first["width"], repeat=first["repeat"])
-        data = run_data(first, data_root)
-        models = [build_model(s) for s in group]
-        start = time.perf_counter()
-        tables = train_stacked(models, data.train, data.test, cfg,
-                               name=f"width {first['width']} repeat {first['repeat']}")
-        wall = (time.perf_counter() - start) / len(group)
-        for spec, table in zip(group, tables):
-            store.save(spec, table, {**provenance(device, wall), "stacked_with": len(group)})
-    return len(todo)
+
+def store_name(profile: str) -> str:
+    """Each profile has its own store folder (their schedules differ)."""
+    return f"{NAME}_{profile}"
+
+
+def run_specs(protocol: NoisyMNISTProtocol) -> list[dict]:
+    return protocol.run_specs()
+
+
+def group_key(spec: dict) -> tuple:
+    """The runs of one (repeat, width) share data and train stacked."""
+    return (spec["repeat"], spec["width"])
+
+
+def train_group(specs: list[dict], ctx: RunContext) -> list[RunResult]:
+    """Train the runs of one (repeat, width) stacked; a group takes about a minute on a CPU,
+    so it has no checkpoint (a cut-short group is retrained)."""
+    first = specs[0]
+    cfg = protocol_of(first).config(ctx.device, progress=False)
+    data = run_data(first, ctx.data_root)
+    tables = train_stacked([build_model(s) for s in specs], data.train, data.test, cfg,
+                           name=f"width {first['width']} repeat {first['repeat']}")
+    return [RunResult(table, {"stacked_with": len(specs)}) for table in tables]
 
 
 def with_reading(protocol: NoisyMNISTProtocol, **reading) -> NoisyMNISTProtocol:
@@ -191,7 +202,7 @@ def run_readings(store: ResultStore, base: NoisyMNISTProtocol = ABLATION,
     diverged = {}
     for name, change in readings.items():
         try:
-            run_sweep(with_reading(base, **change), store, **sweep_args)
+            run_sweep(sys.modules[__name__], with_reading(base, **change), store, **sweep_args)
         except TrainingDiverged as err:
             diverged[name] = str(err)
     store.save_note("diverged", {name: {"protocol": asdict(with_reading(base, **readings[name])),
@@ -212,9 +223,62 @@ def reading_table(store: ResultStore, base: NoisyMNISTProtocol = ABLATION,
 def replay(spec: dict, epochs: int, device: str = "cpu", data_root=None) -> pd.DataFrame:
     """Re-train one stored run from its specification for its first `epochs` epochs (same
     data, seeds and schedule) and return its measurements, for comparison with the store."""
-    fields = set(NoisyMNISTProtocol.__dataclass_fields__) - {"widths", "rules", "repeats"}
-    protocol = NoisyMNISTProtocol(**{k: spec[k] for k in fields}, widths=(spec["width"],),
-                                  rules=(spec["rule"],), repeats=1)
-    cfg = replace(protocol.config(device, progress=False), epochs=epochs)
+    cfg = replace(protocol_of(spec).config(device, progress=False), epochs=epochs)
     data = run_data(spec, data_root)
     return train_stacked([build_model(spec)], data.train, data.test, cfg)[0]
+
+
+# ------------------------------------------------------------------- the readings chapter
+@dataclass
+class ReadingsResults:
+    table: pd.DataFrame          # measurements of every stored reading, 'reading' column
+    diverged: dict               # {reading: {"protocol": ..., "message": ...}}
+    expected: int
+    stored: int
+    chosen: str                  # the reading the paper profile uses
+
+    def status(self) -> str:
+        done = f"{self.stored} of {self.expected} runs of the readings ablation are stored"
+        if self.diverged:
+            done += f"; {len(self.diverged)} reading(s) diverged and have no runs"
+        return done + f". The book's protocol uses the reading **{self.chosen}**."
+
+    def diverged_text(self) -> str:
+        """Markdown list of the readings whose training diverged, with the error message."""
+        if not self.diverged:
+            return "No reading diverged."
+        return "\n".join(f"- **{name}**: {v['message']}" for name, v in self.diverged.items())
+
+    @staticmethod
+    def definitions() -> pd.DataFrame:
+        """What each reading changes, relative to the unread protocol's fields."""
+        return pd.DataFrame({"fields changed": {name: ", ".join(f"{k}={v}" for k, v in c.items())
+                                                for name, c in READINGS.items()}})
+
+
+def readings_results(profile: str = "paper", results: str | Path = "results",
+                     device: str = "auto", data_root=None, train_missing: bool = False,
+                     progress: bool | None = None) -> ReadingsResults:
+    """The readings ablation of falign.experiments.READINGS at `profile` scale."""
+    if profile not in READING_PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(READING_PROFILES)}")
+    base = READING_PROFILES[profile]
+    store = ResultStore(results, "noisy_mnist_readings")
+    if train_missing:
+        from ..runs import resolve_device
+        run_readings(store, base, device=resolve_device(device), data_root=data_root,
+                     progress=progress)
+    table = reading_table(store, base)
+    # Only divergences recorded for this profile's protocols count.
+    diverged = {name: v for name, v in store.note("diverged").items() if name in READINGS
+                and v["protocol"] == json.loads(json.dumps(
+                    asdict(with_reading(base, **READINGS[name])), default=str))}
+    expected = sum(len(with_reading(base, **c).run_specs()) for n, c in READINGS.items()
+                   if n not in diverged)
+    stored = table.run_key.nunique() if len(table) else 0
+    if stored == 0:
+        raise FileNotFoundError(
+            f"no stored runs of the readings ablation under {store.folder}; run this chapter "
+            "with train_missing=True or `python scripts/run_readings.py`")
+    return ReadingsResults(table, diverged, expected, stored, CHOSEN_READING)
+
