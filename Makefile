@@ -6,7 +6,7 @@ SHARED  ?= ../shared/data
 FALIGN_DATA ?= $(abspath data)
 export FALIGN_DATA
 
-.PHONY: venv data test book bench clean reproduce notebooks browser
+.PHONY: venv data test book bench clean reproduce notebooks browser runs pending pack-runs unpack-runs
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,15 +18,19 @@ venv: $(VENV)/.installed
 
 # MNIST: copy the official files from the shared folder when it is there; otherwise the code
 # downloads them with torchvision (md5-checked) the first time they are needed.
+# Tiny-ImageNet (the LeNet chapters' stand-in for CIFAR-100): a link to the shared pool.
 data:
 	@mkdir -p $(FALIGN_DATA)/MNIST/raw
 	@if [ -d $(SHARED)/MNIST/raw ]; then cp -n $(SHARED)/MNIST/raw/*.gz $(FALIGN_DATA)/MNIST/raw/; fi
+	@if [ -d $(SHARED)/tiny-imagenet-200 ] && [ ! -e $(FALIGN_DATA)/tiny-imagenet-200 ]; then \
+	  ln -s $(abspath $(SHARED)/tiny-imagenet-200) $(FALIGN_DATA)/tiny-imagenet-200; fi
 
 # The test command: unit tests, the smoke execution of every chapter, the spot check of a
 # stored paper run, nbval over the committed chapter notebooks, and the browser test of the
 # built site (which needs Chromium: `make browser` installs Debian's).
+# Both cores (pytest-xdist); --dist loadfile keeps each notebook's cells in one worker.
 test: venv data browser
-	FALIGN_PROGRESS=0 $(PY) -m pytest -q tests --nbval --nbval-current-env chapters
+	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests --nbval --nbval-current-env chapters
 
 # Execute chapters with papermill.  CHAPTER=name (default: all), PROFILE=paper|quick|smoke,
 # DEVICE=auto|cpu|cuda.  Trains only the runs not yet stored under RESULTS; the executed
@@ -41,6 +45,23 @@ reproduce: venv data
 # Re-render the committed chapter notebooks from stored results (no training).
 notebooks: venv
 	FALIGN_PROGRESS=0 $(PY) -m falign.notebooks render $(CHAPTER)
+
+# Pending runs of a family: train them within a time budget (resumable: a run cut short is
+# checkpointed under results/_checkpoints and resumed by the next call), list them, or move
+# finished runs between machines as one archive.  On a GPU: DEVICE=cuda WORKERS=8.
+FAMILY  ?= lenet_cifar
+BUDGET_MIN ?= 9
+WORKERS ?= 1
+ARCHIVE ?= _build/runs.tar.gz
+runs: venv data
+	$(PY) -m falign.runs train $(FAMILY) --profile $(PROFILE) --device $(DEVICE) --budget-min $(BUDGET_MIN) --workers $(WORKERS) --results $(RESULTS)
+pending: venv
+	$(PY) -m falign.runs list $(FAMILY) --profile $(PROFILE) --results $(RESULTS)
+pack-runs: venv
+	@mkdir -p $(dir $(ARCHIVE))
+	$(PY) -m falign.runs pack $(FAMILY) $(ARCHIVE) --results $(RESULTS)
+unpack-runs: venv
+	$(PY) -m falign.runs unpack $(ARCHIVE) --results $(RESULTS)
 
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \

@@ -37,19 +37,14 @@ train_missing = False      # True: train every run not yet stored (resumable)
 overrides = {}             # protocol fields to change, e.g. {"n_classes": [10]}
 
 # %%
-from IPython.display import Markdown, display
-
 from falign import analysis, plots
-from falign.chapters import load_results, provenance_card, status_banner
+from falign.chapters import load_results, provenance_card, show_status
 from falign.families import lenet_cifar
 
 plots.set_style()
 sweep = load_results("lenet_cifar", profile, results, device, data_root, train_missing,
                      overrides=overrides)
-display(Markdown(sweep.status()))
-banner = status_banner(sweep)
-if banner is not None:
-    display(banner)
+show_status(sweep)
 fa_family = sweep.table[sweep.table.rule != "bp"]
 
 # %% [markdown]

@@ -97,3 +97,29 @@ def test_expected_initial_potential_crossings_and_bad_rule():
     assert analysis.expected_initial_potential("fa", 15) == pytest.approx(-1 / 6)
     with pytest.raises(ValueError, match="no closed form for rule 'dfa'"):
         analysis.expected_initial_potential("dfa", 15)
+
+
+def test_table1_transcription_matches_the_gaps_the_paper_states():
+    t = paper_values.table1().set_index(["n_classes", "rule"])["mean"]
+    assert len(t) == 12 and t[25, "signfa"] == 58.9
+    ada_fa = [round(t[n, "adafa"] - t[n, "fa"], 1) for n in (10, 25, 50)]
+    gd_fa = [round(t[n, "bp"] - t[n, "fa"], 1) for n in (10, 25, 50)]
+    assert ada_fa == [6.4, 3.2, 1.5] and gd_fa == [20.6, 20.4, 18.0]
+
+
+def test_accuracy_table_keeps_pending_cells_and_counts_repeats():
+    import pandas as pd
+    runs = pd.DataFrame({"run_key": ["a", "a", "b", "b", "c", "c"], "epoch": [0, 2] * 3,
+                         "n_classes": 10, "rule": ["fa", "fa", "fa", "fa", "bp", "bp"],
+                         "test_acc": [0.1, 0.5, 0.1, 0.7, 0.1, 0.8]})
+    cells = pd.DataFrame({"n_classes": [10, 10, 25], "rule": ["fa", "bp", "fa"],
+                          "stored": [2, 1, 0], "planned": [6, 6, 6]})
+    acc = analysis.accuracy_table(runs, cells).set_index(["n_classes", "rule"])
+    assert acc.loc[(10, "fa"), "mean"] == pytest.approx(60.0)
+    assert acc.loc[(10, "fa"), "se"] == pytest.approx(10.0)          # std 14.14 / sqrt(2)
+    assert np.isnan(acc.loc[(25, "fa"), "mean"]) and acc.loc[(25, "fa"), "planned"] == 6
+    table = analysis.side_by_side_cells(acc.reset_index(), paper_values.table1(), "n_classes")
+    assert table.loc["fa", (10, "ours")] == "60.0 ± 10.0 (2/6)"
+    assert table.loc["bp", (10, "ours")] == "80.0 (1/6)"
+    assert table.loc["fa", (25, "ours")] == "pending (0/6)"
+    assert table.loc["fa", (10, "paper")] == "55.2 ± 3.8"

@@ -9,13 +9,16 @@ from falign.data import data_root, mnist_available
 from falign.notebooks import CHAPTERS, chapter_names, execute_chapter
 
 HAVE_MNIST = mnist_available()
+HAVE_TINY = (data_root() / "tiny-imagenet-200" / "wnids.txt").exists()
 NOISY_MNIST_CHAPTERS = ["fig2_conservation", "table3_deviations", "fig3_alignment",
                         "fig4_generalization", "readings_ablation"]
+LENET_CHAPTERS = ["table1_lenet_accuracy", "fig5_7_lenet_alignment"]
 
 
-def test_every_noisy_mnist_chapter_exists_and_is_in_the_toc():
+def test_every_chapter_exists_and_is_in_the_toc():
     toc = (CHAPTERS.parent / "_toc.yml").read_text()
-    for name in NOISY_MNIST_CHAPTERS:
+    assert sorted(NOISY_MNIST_CHAPTERS + LENET_CHAPTERS) == chapter_names()
+    for name in NOISY_MNIST_CHAPTERS + LENET_CHAPTERS:
         assert name in chapter_names()
         assert f"chapters/{name}" in toc
         assert (CHAPTERS / f"{name}.ipynb").exists(), f"chapters/{name}.ipynb not rendered"
@@ -34,8 +37,14 @@ def smoke_results(tmp_path_factory):
     return tmp_path_factory.mktemp("smoke-results")
 
 
-@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not in the data root (run `make data`)")
-@pytest.mark.parametrize("name", NOISY_MNIST_CHAPTERS)
+def _needs_data(name):
+    if name in LENET_CHAPTERS:
+        return pytest.mark.skipif(not HAVE_TINY, reason="Tiny-ImageNet pool not in the data root (run `make data`)")
+    return pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not in the data root (run `make data`)")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_needs_data(n))
+                                  for n in NOISY_MNIST_CHAPTERS + LENET_CHAPTERS])
 def test_chapter_runs_end_to_end_at_smoke_profile(name, smoke_results, tmp_path):
     out = execute_chapter(name, tmp_path / f"{name}.ipynb",
                           {"profile": "smoke", "device": "cpu", "results": str(smoke_results),

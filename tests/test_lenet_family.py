@@ -222,3 +222,20 @@ def test_budgeted_sweep_checkpoints_and_a_later_call_finishes(tiny_root, monkeyp
     assert not list(ckpt.glob("*.pt"))                          # removed once stored
     record = json.loads(next(store.folder.glob("*/run.json")).read_text())
     assert record["provenance"]["resumed"] == 1
+
+
+def test_flip_crop_is_a_shifted_window_of_the_zero_padded_image():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
+    out = lenet_cifar._flip_crop(x, gen, pad=2)
+    replay = torch.Generator().manual_seed(3)
+    flip = torch.rand(16, generator=replay) < 0.5
+    dy = torch.randint(0, 5, (16,), generator=replay)
+    dx = torch.randint(0, 5, (16,), generator=replay)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(16):
+        window = padded[i, :, dy[i]:dy[i] + 8, dx[i]:dx[i] + 8]
+        assert torch.equal(out[i], window.flip(-1) if flip[i] else window)
+    assert flip.any() and (~flip).any()
+    with pytest.raises(ValueError, match="unknown augmentation 'cutout'"):
+        lenet_cifar.ImageTransform([0.5] * 3, [0.2] * 3, "cutout", "cpu")

@@ -3,7 +3,7 @@ recomputed here on the CPU from its stored specification, match its stored measu
 import numpy as np
 import pytest
 
-from falign.data import mnist_available
+from falign.data import data_root, mnist_available
 from falign.families.noisy_mnist import PROFILES, initial_conditioning, replay
 from falign.notebooks import CHAPTERS
 from falign.store import ResultStore, spec_key
@@ -62,3 +62,25 @@ def test_rebuilt_initial_networks_are_the_stored_runs_starting_points():
     worst = conditioning.loc[conditioning.min_abs_p0.idxmin()]
     assert (worst["rule"], worst["width"], worst["repeat"]) == ("signfa", 45, 5)
     assert worst.min_abs_p0 < 1e-5
+
+
+LENET_STORE = ResultStore(CHAPTERS.parent / "results", "lenet_cifar")
+HAVE_TINY = (data_root() / "tiny-imagenet-200" / "wnids.txt").exists()
+
+
+@pytest.mark.skipif(not HAVE_TINY, reason="Tiny-ImageNet pool not in the data root (run `make data`)")
+def test_first_epochs_of_a_stored_lenet_run_recompute():
+    from falign.families import lenet_cifar
+    from falign.sweep import RunContext
+    spec = next((s for s in lenet_cifar.run_specs(lenet_cifar.PROFILES["paper"])
+                 if LENET_STORE.has(s)), None)
+    if spec is None:
+        pytest.fail(f"no stored LeNet paper-protocol run under {LENET_STORE.folder}")
+    record, stored = LENET_STORE.load(spec)
+    assert record["provenance"]["data"]["classes"] == lenet_cifar.run_images(spec).classes
+    ours = lenet_cifar.train_one({**spec, "epochs": 2}, RunContext(progress=False)).measurements
+    stored = stored[stored.epoch <= 2].reset_index(drop=True)
+    assert ours.epoch.tolist() == stored.epoch.tolist() == [0, 1, 2]
+    for column in stored.columns:
+        np.testing.assert_allclose(ours[column], stored[column], rtol=1e-4, atol=1e-5,
+                                   err_msg=column)

@@ -140,3 +140,13 @@ def status_banner(sweep: SweepResults):
         f'length): <code>{escape(sweep.command())} --budget-min 9</code>, on a GPU with '
         '<code>--device cuda --workers 8</code>; then re-render with '
         '<code>make notebooks</code>.</p></div>')
+
+
+def show_status(sweep: SweepResults) -> None:
+    """Display a chapter's status line and, when its grid is partly trained, the banner."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(sweep.status()))
+    banner = status_banner(sweep)
+    if banner is not None:
+        display(banner)

@@ -21,15 +21,21 @@ width fa fa_se adafa adafa_se signfa signfa_se bp bp_se
 """
 
 
+def _long_table(text: str) -> pd.DataFrame:
+    """A printed table (first column the row key, then `rule rule_se` pairs) in long form:
+    key, rule, mean, se."""
+    rows = [line.split() for line in text.splitlines()]
+    wide = pd.DataFrame(rows[1:], columns=rows[0]).astype(float)
+    key = rows[0][0]
+    long = [pd.DataFrame({key: wide[key].astype(int), "rule": rule, "mean": wide[rule],
+                          "se": wide[f"{rule}_se"]})
+            for rule in ("fa", "adafa", "signfa", "bp")]
+    return pd.concat(long, ignore_index=True)
+
+
 def table3() -> pd.DataFrame:
     """The paper's Table 3 in long form: width, rule, mean, se."""
-    rows = [line.split() for line in _TABLE3.splitlines()]
-    wide = pd.DataFrame(rows[1:], columns=rows[0]).astype(float)
-    long = []
-    for rule in ("fa", "adafa", "signfa", "bp"):
-        long.append(pd.DataFrame({"width": wide.width.astype(int), "rule": rule,
-                                  "mean": wide[rule], "se": wide[f"{rule}_se"]}))
-    return pd.concat(long, ignore_index=True)
+    return _long_table(_TABLE3)
 
 
 # What the paper says of Figures 2-4 (Section 6.1); the figures carry no printed numbers.
@@ -52,24 +58,16 @@ PROTOCOL_NOTES = {
 # Robertson & Koyejo (2024), Section 6.2, Table 1: test accuracy (%) of the LeNet on n-class
 # subsets of CIFAR-100, mean +- standard error over six repeats (App. A).
 _TABLE1 = """\
-rule n10 n10_se n25 n25_se n50 n50_se
-fa 55.2 3.8 39.7 0.5 32.6 0.6
-adafa 61.6 0.4 42.9 1.2 34.1 0.5
-signfa 74.1 0.1 58.9 1.2 48.9 0.3
-bp 75.8 0.2 60.1 1.2 50.6 0.4
+n_classes fa fa_se adafa adafa_se signfa signfa_se bp bp_se
+10 55.2 3.8 61.6 0.4 74.1 0.1 75.8 0.2
+25 39.7 0.5 42.9 1.2 58.9 1.2 60.1 1.2
+50 32.6 0.6 34.1 0.5 48.9 0.3 50.6 0.4
 """
 
 
 def table1() -> pd.DataFrame:
     """The paper's Table 1 in long form: n_classes, rule, mean, se (test accuracy, %)."""
-    rows = [line.split() for line in _TABLE1.splitlines()]
-    wide = pd.DataFrame(rows[1:], columns=rows[0])
-    long = []
-    for n in (10, 25, 50):
-        long.append(pd.DataFrame({"n_classes": n, "rule": wide.rule,
-                                  "mean": wide[f"n{n}"].astype(float),
-                                  "se": wide[f"n{n}_se"].astype(float)}))
-    return pd.concat(long, ignore_index=True)
+    return _long_table(_TABLE1)
 
 
 # Section 6.2 and App. B.2 on Table 1 and Figures 5-7, in our words.

@@ -259,7 +259,7 @@ class ReadingsResults:
 def readings_results(profile: str = "paper", results: str | Path = "results",
                      device: str = "auto", data_root=None, train_missing: bool = False,
                      progress: bool | None = None) -> ReadingsResults:
-    """The readings ablation of falign.experiments.READINGS at `profile` scale."""
+    """The readings ablation of READINGS at `profile` scale."""
     if profile not in READING_PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {sorted(READING_PROFILES)}")
     base = READING_PROFILES[profile]
