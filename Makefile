@@ -6,7 +6,7 @@ SHARED  ?= ../shared/data
 FALIGN_DATA ?= $(abspath data)
 export FALIGN_DATA
 
-.PHONY: venv data test book bench clean reproduce notebooks browser runs pending pack-runs unpack-runs
+.PHONY: venv data test book bench clean reproduce notebooks browser runs background device-data pending pack-runs unpack-runs
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ WORKERS ?= 1
 ARCHIVE ?= _build/runs.tar.gz
 runs: venv data
 	$(PY) -m falign.runs train $(FAMILY) --profile $(PROFILE) --device $(DEVICE) --budget-min $(BUDGET_MIN) --workers $(WORKERS) --results $(RESULTS)
+# One core of a CPU-only session: the queue of pending runs, in order, within one budget.
+QUEUE ?= lenet_cifar:quick lenet_cifar_readings:quick lenet_cifar:paper
+background: venv data
+	OMP_NUM_THREADS=1 FALIGN_PROGRESS=0 $(PY) -m falign.runs train $(QUEUE) --device cpu --budget-min $(BUDGET_MIN) --results $(RESULTS)
 pending: venv
 	$(PY) -m falign.runs list $(FAMILY) --profile $(PROFILE) --results $(RESULTS)
 pack-runs: venv
@@ -62,6 +66,11 @@ pack-runs: venv
 	$(PY) -m falign.runs pack $(FAMILY) $(ARCHIVE) --results $(RESULTS)
 unpack-runs: venv
 	$(PY) -m falign.runs unpack $(ARCHIVE) --results $(RESULTS)
+
+# The data a GPU job carries (../shared does not travel): the Tiny-ImageNet pool, ~38 MB.
+device-data:
+	@mkdir -p .device
+	tar cJf .device/tiny-imagenet-200.tar.xz -C $(SHARED) tiny-imagenet-200
 
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \

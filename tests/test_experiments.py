@@ -76,6 +76,11 @@ def test_paper_profile_is_the_chosen_reading():
     from falign.families.noisy_mnist import CHOSEN_READING, READINGS, NoisyMNISTProtocol
     from dataclasses import replace
     assert PROFILES["paper"] == replace(NoisyMNISTProtocol(), **READINGS[CHOSEN_READING])
+    # quick is the paper's schedule on a smaller grid: its runs are paper runs
+    from falign.store import spec_key
+    quick = {spec_key(s) for s in PROFILES["quick"].run_specs()}
+    assert len(quick) == 24 and quick <= {spec_key(s) for s in PROFILES["paper"].run_specs()}
+    assert noisy_mnist.store_name("quick") == noisy_mnist.store_name("paper")
     for name in ("quick", "smoke"):                      # smaller, same reading
         for field, value in READINGS[CHOSEN_READING].items():
             assert getattr(PROFILES[name], field) == value

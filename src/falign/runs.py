@@ -3,6 +3,7 @@ budget, list what is still pending, and pack or unpack finished runs for moving 
 machines (e.g. from a GPU job back into results/).
 
     python -m falign.runs train lenet_cifar --profile paper --budget-min 9 --device auto
+    python -m falign.runs train lenet_cifar:quick lenet_cifar_readings:quick lenet_cifar:paper
     python -m falign.runs list lenet_cifar --profile paper
     python -m falign.runs pack lenet_cifar out.tar.gz      (runs and checkpoints)
     python -m falign.runs unpack out.tar.gz                (into --results, never overwriting)
@@ -21,7 +22,7 @@ import tarfile
 from collections import Counter
 from pathlib import Path
 
-from .families import families, get_family
+from .families import get_family
 from .store import ResultStore
 from .sweep import CHECKPOINTS, missing, run_sweep
 
@@ -53,7 +54,7 @@ def pending_table(family, profile: str, results: Path) -> str:
     store = ResultStore(results, family.store_name(profile))
     todo = missing(family, protocol, store)
     total = len(family.run_specs(protocol))
-    varying = [k for k in ("n_classes", "width", "rule") if todo and k in todo[0]]
+    varying = list(family.CELL)
     cells = Counter(tuple(s[k] for k in varying) for s in todo)
     lines = [f"{family.NAME} / {profile}: {total - len(todo)} of {total} runs stored, "
              f"{len(todo)} pending"]
@@ -61,30 +62,49 @@ def pending_table(family, profile: str, results: Path) -> str:
     return "\n".join(lines)
 
 
+def _targets(args) -> list[tuple[object, str]]:
+    """'family' or 'family:profile' arguments -> [(family module, profile)], in order."""
+    out = []
+    for target in args.targets:
+        name, _, profile = target.partition(":")
+        family = get_family(name)
+        profile = profile or args.profile
+        _protocol(family, profile)
+        out.append((family, profile))
+    return out
+
+
 def train_command(args) -> None:
-    family = get_family(args.family)
-    protocol = _protocol(family, args.profile)
+    """Train the targets' missing runs in the order given, within one shared budget."""
+    import time
+
+    targets = _targets(args)
     if args.workers > 1:
         budget = [] if args.budget_min is None else ["--budget-min", str(args.budget_min)]
         threads = max(1, (os.cpu_count() or 1) // args.workers)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "FALIGN_PROGRESS": "0"}
-        procs = [subprocess.Popen([sys.executable, "-m", "falign.runs", "train", args.family,
+        procs = [subprocess.Popen([sys.executable, "-m", "falign.runs", "train", *args.targets,
                                    "--profile", args.profile, "--device", args.device,
                                    "--results", str(args.results), *budget], env=env)
                  for _ in range(args.workers)]
         codes = [p.wait() for p in procs]
-        print(pending_table(family, args.profile, args.results))
+        for family, profile in targets:
+            print(pending_table(family, profile, args.results))
         if any(codes):
             raise SystemExit(f"worker exit codes {codes}")
         return
-    store = ResultStore(args.results, family.store_name(args.profile))
-    budget = None if args.budget_min is None else 60.0 * args.budget_min
-    report = run_sweep(family, protocol, store, device=resolve_device(args.device),
-                       data_root=args.data_root, budget_s=budget,
-                       checkpoints=args.results / CHECKPOINTS / family.store_name(args.profile),
-                       max_runs=args.max_runs)
-    print(report.summary())
-    print(pending_table(family, args.profile, args.results))
+    end = None if args.budget_min is None else time.monotonic() + 60.0 * args.budget_min
+    for family, profile in targets:
+        left = None if end is None else end - time.monotonic()
+        if left is not None and left <= 0:
+            break
+        store = ResultStore(args.results, family.store_name(profile))
+        report = run_sweep(family, _protocol(family, profile), store,
+                           device=resolve_device(args.device), data_root=args.data_root,
+                           budget_s=left, max_runs=args.max_runs,
+                           checkpoints=args.results / CHECKPOINTS / family.store_name(profile))
+        print(f"{family.NAME} / {profile}: {report.summary()}")
+        print(pending_table(family, profile, args.results))
 
 
 def pack(family_name: str, archive: Path, results: Path) -> int:
@@ -128,7 +148,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train missing runs within a budget")
-    t.add_argument("family")
+    t.add_argument("targets", nargs="+", metavar="family[:profile]",
+                   help="trained in this order, e.g. lenet_cifar:quick lenet_cifar:paper")
     t.add_argument("--profile", default="paper")
     t.add_argument("--device", default="auto")
     t.add_argument("--budget-min", type=float, default=None, help="minutes (default: no limit)")
@@ -146,6 +167,13 @@ def main(argv: list[str] | None = None) -> None:
     for p in (t, ls, pk, up):
         p.add_argument("--results", type=Path, default=ROOT / "results")
     args = parser.parse_args(argv)
+    try:
+        _dispatch(args)
+    except (ValueError, FileNotFoundError) as err:        # bad input: the message names the fix
+        raise SystemExit(f"error: {err}") from None
+
+
+def _dispatch(args) -> None:
     if args.command == "train":
         train_command(args)
     elif args.command == "list":

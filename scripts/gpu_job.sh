@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One job on a lent GPU machine (the `device` tool), run from the repository root:
+#   carry: [".device", "results/_checkpoints"]
+#   command: TARGETS="lenet_cifar:paper" BUDGET_MIN=8 WORKERS=8 bash scripts/gpu_job.sh
+# It unpacks the data that `make device-data` packed, trains pending runs for at most
+# BUDGET_MIN minutes in WORKERS processes sharing the GPU (no papermill, no install: the
+# machine's torch, pandas and tqdm), and packs finished runs and checkpoints into
+# $OUT/runs.tar.gz; here, `make unpack-runs ARCHIVE=<that file>` adds them to results/.
+set -euo pipefail
+TARGETS=${TARGETS:-lenet_cifar:paper}
+mkdir -p data
+[ -d data/tiny-imagenet-200 ] || tar xJf .device/tiny-imagenet-200.tar.xz -C data
+export FALIGN_DATA=$PWD/data FALIGN_CACHE=$PWD/.device/cache PYTHONPATH=$PWD/src
+export FALIGN_PROGRESS=0 PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+python3 -m falign.runs train $TARGETS --device "${DEVICE:-cuda}" --workers "${WORKERS:-8}" \
+    --budget-min "${BUDGET_MIN:-8}"
+for family in $(printf '%s\n' $TARGETS | cut -d: -f1 | sort -u); do
+  python3 -m falign.runs pack "$family" "$OUT/runs-$family.tar.gz"
+done
