@@ -176,7 +176,7 @@ def test_run_records_its_classes_and_is_reproducible(tiny_root):
     stores = [ResultStore(tiny_root / f"r{i}", "lenet_cifar") for i in range(2)]
     for store in stores:
         run_sweep(lenet_cifar, protocol, store, data_root=str(tiny_root), progress=False)
-    (rec_a, a), (rec_b, b) = stores[0].runs()[0], stores[1].runs()[0]
+    (rec_a, a), (_, b) = stores[0].runs()[0], stores[1].runs()[0]
     assert a.equals(b)                                          # same seed, same numbers
     classes = rec_a["provenance"]["data"]["classes"]
     wnids = sorted(p.name for p in (tiny_root / "tiny-imagenet-200" / "train").iterdir())

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import pandas as pd
+
 from . import lenet_cifar
-from .lenet_cifar import PAPER, LeNetProtocol, group_key, train_group  # noqa: F401  (the family interface)
+# group_key and train_group are the LeNet family's own: the runs are LeNet runs.
+from .lenet_cifar import PAPER, LeNetProtocol, group_key, train_group  # noqa: F401
 
 NAME = "lenet_cifar_readings"
 CELL = ("class_subsets", "augmentation", "rule")
@@ -62,11 +65,9 @@ def describe(ablation: ReadingsAblation) -> dict:
     return {**lenet_cifar.describe(ablation.base), "readings": "; ".join(READINGS)}
 
 
-def readings_table(acc) -> "pd.DataFrame":
+def readings_table(acc: pd.DataFrame) -> pd.DataFrame:
     """An accuracy_table of this family (cells: class_subsets, augmentation, rule) as one row
     per reading and one column per rule: 'mean ± se (k/K)', or 'pending (0/K)'."""
-    import pandas as pd
-
     rows = {}
     for r in acc.itertuples(index=False):
         name = reading_of({"class_subsets": r.class_subsets, "augmentation": r.augmentation})
