@@ -20,14 +20,13 @@
 # repeat; repeats differ in initialisation, feedback and batch order. Inputs standardised per
 # channel with the training subset's mean and standard deviation; no augmentation.
 #
-# **Dataset.** CIFAR-100 could not be obtained on the machine this book was built on. The
-# family's loader reads the official CIFAR-100 files (md5-checked, or downloaded by
-# torchvision) whenever they are present. Every number below comes from the **stand-in**
-# named in the provenance card: the Tiny-ImageNet classes available here, each image
-# downsampled from 64 to 32 pixels with an antialiasing filter, training images as the
-# training set and validation images (50 per class) as the test set. Like CIFAR-100 it gives
-# 500 training images per class at 32×32, but the classes and images are different, so
-# compare **orderings and gaps** with the paper, not absolute accuracies.
+# **Dataset.** CIFAR-100 could not be obtained on the machine this book was built on, so every
+# number below comes from the **stand-in** named in the provenance card: the Tiny-ImageNet
+# classes available here, each image downsampled from 64 to 32 pixels with an antialiasing
+# filter, training images as the training set and validation images (50 per class) as the
+# test set. Like CIFAR-100 it gives 500 training images per class at 32×32, but the classes and
+# images are different, so compare **orderings and gaps** with the paper, not absolute
+# accuracies.
 
 # %% tags=["parameters"]
 profile = "paper"          # paper | quick | smoke
@@ -138,6 +137,10 @@ provenance_card(sweep)
 # - Train the `quick` profile yourself (`make reproduce CHAPTER=table1_lenet_accuracy
 #   PROFILE=quick`) and compare your two repeats per rule with ours: the runs are seeded, so
 #   on the same device type they agree to the last digit.
+# - With CIFAR-100 on disk (or online: torchvision downloads it and checks its md5), run the
+#   paper's own dataset with `overrides = {"dataset": "cifar100", "normalization":
+#   "cifar100_constants"}` (the package's fixed channel constants); those runs are stored
+#   under their own keys, beside the stand-in's.
 # - Set `overrides = {"feedback_init": "fan_in"}` to draw FA's $B$ at PyTorch's scale
 #   $U[\pm 1/\sqrt{\text{fan-in}}]$ instead of Xavier's, and see whether FA's column moves.
 # - Sign-FA and GD differ only in the magnitudes of the feedback. Which layers' alignment

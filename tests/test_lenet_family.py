@@ -239,3 +239,18 @@ def test_flip_crop_is_a_shifted_window_of_the_zero_padded_image():
     assert flip.any() and (~flip).any()
     with pytest.raises(ValueError, match="unknown augmentation 'cutout'"):
         lenet_cifar.ImageTransform([0.5] * 3, [0.2] * 3, "cutout", "cpu")
+
+
+def test_channel_statistics_follow_the_normalization_reading():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (50, 4, 4, 3), dtype=np.uint8)
+    sub = lenet_cifar.ImageSubset(images, np.zeros(50, np.int64), images[:5], np.zeros(5, np.int64),
+                                  classes=["a"], dataset="test")
+    spec = lenet_cifar.run_specs(lenet_cifar.PROFILES["smoke"])[0]
+    mean, std = lenet_cifar.channel_stats(spec, sub)
+    np.testing.assert_allclose(mean, (images / 255.0).reshape(-1, 3).mean(0))
+    np.testing.assert_allclose(std, (images / 255.0).reshape(-1, 3).std(0))
+    fixed = lenet_cifar.channel_stats({**spec, "normalization": "cifar100_constants"}, sub)
+    assert fixed == ([0.5071, 0.4867, 0.4408], [0.2675, 0.2565, 0.2761])
+    with pytest.raises(ValueError, match="unknown normalization 'minmax'"):
+        lenet_cifar.channel_stats({**spec, "normalization": "minmax"}, sub)

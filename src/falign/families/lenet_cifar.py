@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from ..data import CIFAR100_MEAN, CIFAR100_STD, ImageSubset, cifar100_images, tiny_imagenet_images
+from ..data import ImageSubset, cifar100_images, tiny_imagenet_images
 from ..layers import convert, xavier_feedback_
 from ..measurements import alignment_cosine_from, feedback_of, weight_layers
 from ..models import LeNet, lenet
@@ -28,6 +28,10 @@ NAME = "lenet_cifar"
 PAPER_N = (10, 25, 50)
 PAPER_RULES = ("fa", "adafa", "signfa", "bp")
 LAYERS = LeNet.LAYER_NAMES
+# The fixed CIFAR-100 constants of the paper's package (its loader's Normalize), used with the
+# real CIFAR-100: overrides = {"dataset": "cifar100", "normalization": "cifar100_constants"}.
+BIOTORCH_CIFAR100_MEAN = (0.5071, 0.4867, 0.4408)
+BIOTORCH_CIFAR100_STD = (0.2675, 0.2565, 0.2761)
 DATASETS = {
     "cifar100": "CIFAR-100",
     "tiny_imagenet_32": "stand-in: Tiny-ImageNet classes downsampled to 32x32",
@@ -154,7 +158,7 @@ def channel_stats(spec: dict, images: ImageSubset) -> tuple[list[float], list[fl
     """Per-channel mean and std of the inputs in [0, 1]: the training subset's, or the
     CIFAR-100 constants biotorch uses."""
     if spec["normalization"] == "cifar100_constants":
-        return list(CIFAR100_MEAN), list(CIFAR100_STD)
+        return list(BIOTORCH_CIFAR100_MEAN), list(BIOTORCH_CIFAR100_STD)
     if spec["normalization"] != "train_subset":
         raise ValueError(f"unknown normalization {spec['normalization']!r}; use train_subset "
                          "or cifar100_constants")
