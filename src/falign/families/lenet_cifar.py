@@ -21,6 +21,7 @@ from ..data import ImageSubset, cifar100_images, tiny_imagenet_images
 from ..layers import convert, xavier_feedback_
 from ..measurements import alignment_cosine_from, feedback_of, weight_layers
 from ..models import LeNet, lenet
+from ..store import spec_key
 from ..sweep import RunContext, RunResult
 from ..training import TrainConfig, train
 
@@ -124,8 +125,9 @@ def run_specs(protocol: LeNetProtocol) -> list[dict]:
     return specs
 
 
-def group_key(spec: dict) -> tuple:
-    return (spec["n_classes"], spec["repeat"], spec["rule"])       # one run at a time
+def group_key(spec: dict) -> str:
+    """One run at a time: each is stored as soon as it finishes."""
+    return spec_key(spec)
 
 
 def describe(protocol: LeNetProtocol) -> dict:
