@@ -118,3 +118,29 @@ def test_pack_and_unpack_move_runs_without_overwriting(toy, tmp_path):
 def test_unknown_family_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown experiment family 'lenet'.*lenet_cifar.*noisy_mnist"):
         families.get_family("lenet")
+
+
+def test_a_terminated_worker_releases_its_claim(toy, tmp_path):
+    import signal
+    import time
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import sys, time, types, pandas as pd\n"
+        "from falign import families, runs\n"
+        "from falign.sweep import RunResult\n"
+        "toy = types.ModuleType('toy'); toy.NAME = 'slow'; toy.CELL = ('rule',)\n"
+        "toy.PROFILES = {'paper': None}; toy.store_name = lambda p: 'slow'\n"
+        "toy.run_specs = lambda p: [{'experiment': 'slow', 'rule': 'fa'}]\n"
+        "toy.group_key = lambda s: 0\n"
+        "def train_group(specs, ctx):\n"
+        "    print('training', flush=True); time.sleep(60)\n"
+        "toy.train_group = train_group\n"
+        "families.register(toy)\n"
+        f"runs.main(['train', 'slow', '--results', {str(tmp_path)!r}])\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "training"
+    claims = list((tmp_path / "slow" / ".claims").glob("*.claim"))
+    assert len(claims) == 1
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not claims[0].exists()

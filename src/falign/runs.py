@@ -78,6 +78,11 @@ def train_command(args) -> None:
     """Train the targets' missing runs in the order given, within one shared budget."""
     import time
 
+    import signal
+
+    # A terminated worker (a cluster's time limit, kill) unwinds like an interrupt, so that
+    # its claims are released at once instead of going stale.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     targets = _targets(args)
     if args.workers > 1:
         budget = [] if args.budget_min is None else ["--budget-min", str(args.budget_min)]
