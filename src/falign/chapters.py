@@ -43,8 +43,8 @@ class SweepResults:
     def status(self) -> str:
         if self.complete:
             return f"all {self.expected} runs of the '{self.profile}' profile are stored."
-        return (f"{self.stored} of {self.expected} runs of the '{self.profile}' profile are "
-                f"stored; the figures show those. `{self.command()}` (or `make reproduce "
+        return (f"{self.stored} of {self.expected} runs of the '{self.profile}' profile of "
+                f"{self.family} are stored; the figures show those. `{self.command()}` (or `make reproduce "
                 f"PROFILE={self.profile}`) trains the rest (finished runs are kept).")
 
     def pending_cells(self) -> pd.DataFrame:

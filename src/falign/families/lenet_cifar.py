@@ -294,7 +294,8 @@ def table1_verdicts(acc, paper) -> list[str]:
                       ref[n, "bp"] - ref[n, "fa"]]
             gaps = "; ".join(f"{k} {v:+.1f} points (paper {p:+.1f})"
                              for (k, v), p in zip(ours.items(), theirs))
-            paper_order = " > ".join(sorted(PAPER_RULES, key=lambda r: ref[n, r], reverse=True))
+            paper_order = "paper: " + " > ".join(sorted(PAPER_RULES, key=lambda r: ref[n, r],
+                                                       reverse=True))
         else:
             gaps = "; ".join(f"{k} {v:+.1f} points" for k, v in ours.items())
             paper_order = f"no n = {n} column in the paper"
