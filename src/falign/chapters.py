@@ -11,7 +11,7 @@ import pandas as pd
 from .families import get_family
 from .runs import resolve_device
 from .store import ResultStore, spec_key
-from .sweep import CHECKPOINTS, run_sweep
+from .sweep import checkpoint_folder, run_sweep
 
 
 def protocol_rows(table: pd.DataFrame, family, protocol) -> pd.DataFrame:
@@ -74,7 +74,7 @@ def load_results(family: str, profile: str = "paper", results: str | Path = "res
     store = ResultStore(results, fam.store_name(profile))
     if train_missing:
         run_sweep(fam, protocol, store, device=resolve_device(device), data_root=data_root,
-                  progress=progress, checkpoints=Path(results) / CHECKPOINTS / fam.store_name(profile))
+                  progress=progress, checkpoints=checkpoint_folder(store))
     table = protocol_rows(store.table(), fam, protocol)
     stored = table.run_key.nunique() if len(table) else 0
     if stored == 0:

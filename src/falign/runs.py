@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .families import get_family
 from .store import ResultStore
-from .sweep import CHECKPOINTS, missing, run_sweep
+from .sweep import CHECKPOINTS, checkpoint_folder, missing, run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +107,7 @@ def train_command(args) -> None:
         report = run_sweep(family, _protocol(family, profile), store,
                            device=resolve_device(args.device), data_root=args.data_root,
                            budget_s=left, max_runs=args.max_runs,
-                           checkpoints=args.results / CHECKPOINTS / family.store_name(profile))
+                           checkpoints=checkpoint_folder(store))
         print(f"{family.NAME} / {profile}: {report.summary()}")
         print(pending_table(family, profile, args.results))
 

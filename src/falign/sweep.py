@@ -32,6 +32,11 @@ CHECKPOINTS = "_checkpoints"       # <results>/_checkpoints/<store name>/<key>.p
 CLAIM_EXPIRY_S = 6 * 3600.0        # a claim older than this is treated as abandoned
 
 
+def checkpoint_folder(store: ResultStore) -> Path:
+    """Where a store's unfinished runs keep their checkpoints: <results>/_checkpoints/<name>."""
+    return store.folder.parent / CHECKPOINTS / store.folder.name
+
+
 @dataclass
 class RunContext:
     """What a family's train function needs besides the specifications."""
