@@ -12,7 +12,8 @@ import torch
 
 import falign
 from falign.data import DatasetError, cifar100_images, class_subset, tiny_imagenet_images
-from falign.families import lenet_cifar
+from falign.data import ImageSubset
+from falign.families import image_classification, lenet_cifar
 from falign.models import lenet
 from falign.store import ResultStore
 from falign.sweep import RunContext, run_sweep
@@ -227,7 +228,7 @@ def test_budgeted_sweep_checkpoints_and_a_later_call_finishes(tiny_root, monkeyp
 def test_flip_crop_is_a_shifted_window_of_the_zero_padded_image():
     gen = torch.Generator().manual_seed(3)
     x = torch.randint(0, 256, (16, 3, 8, 8), dtype=torch.uint8)
-    out = lenet_cifar._flip_crop(x, gen, pad=2)
+    out = image_classification.flip_crop(x, gen, pad=2)
     replay = torch.Generator().manual_seed(3)
     flip = torch.rand(16, generator=replay) < 0.5
     dy = torch.randint(0, 5, (16,), generator=replay)
@@ -244,7 +245,7 @@ def test_flip_crop_is_a_shifted_window_of_the_zero_padded_image():
 def test_channel_statistics_follow_the_normalization_reading():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (50, 4, 4, 3), dtype=np.uint8)
-    sub = lenet_cifar.ImageSubset(images, np.zeros(50, np.int64), images[:5], np.zeros(5, np.int64),
+    sub = ImageSubset(images, np.zeros(50, np.int64), images[:5], np.zeros(5, np.int64),
                                   classes=["a"], dataset="test")
     spec = lenet_cifar.run_specs(lenet_cifar.PROFILES["smoke"])[0]
     mean, std = lenet_cifar.channel_stats(spec, sub)

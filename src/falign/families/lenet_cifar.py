@@ -11,28 +11,25 @@ named below, settled by ../shared/specs/tables-1-2.md (biotorch's defaults).
 from __future__ import annotations
 
 import functools
-import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
-import numpy as np
 import torch
 
 from ..data import ImageSubset, cifar100_images, tiny_imagenet_images
-from ..layers import convert, xavier_feedback_
-from ..measurements import alignment_cosine_from, feedback_of, weight_layers
+from ..layers import convert
 from ..models import LeNet, lenet
 from ..store import spec_key
 from ..sweep import RunContext, RunResult
-from ..training import TrainConfig, train
+from ..training import TrainConfig
+from . import image_classification as images_common
+from .image_classification import (CELL, GRID, PAPER_RULES, ImageTransform,  # noqa: F401
+                                   channel_stats, set_precision)
 
 NAME = "lenet_cifar"
 PAPER_N = (10, 25, 50)
-PAPER_RULES = ("fa", "adafa", "signfa", "bp")
 LAYERS = LeNet.LAYER_NAMES
-# The fixed CIFAR-100 constants of the paper's package (its loader's Normalize), used with the
-# real CIFAR-100: overrides = {"dataset": "cifar100", "normalization": "cifar100_constants"}.
-BIOTORCH_CIFAR100_MEAN = (0.5071, 0.4867, 0.4408)
-BIOTORCH_CIFAR100_STD = (0.2675, 0.2565, 0.2761)
+# With the real CIFAR-100 the package's fixed constants apply (image_classification.CONSTANTS):
+# overrides = {"dataset": "cifar100", "normalization": "cifar100_constants"}.
 DATASETS = {
     "cifar100": "CIFAR-100",
     "tiny_imagenet_32": "stand-in: Tiny-ImageNet classes downsampled to 32x32",
@@ -68,15 +65,8 @@ class LeNetProtocol:
     test_per_class: int | None = None
 
     def config(self, device: str, data_seed: int, progress: bool | None) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, lr=self.lr, momentum=self.momentum,
-                           weight_decay=self.weight_decay, milestones=self.milestones,
-                           gamma=self.gamma, batch_size=self.batch_size,
-                           drop_last=self.drop_last, train_metrics="running",
-                           data_seed=data_seed, device=device, progress=progress)
-
-
-GRID = ("n_classes", "rules", "repeats")     # protocol fields that span runs
-CELL = ("n_classes", "rule")                 # a table cell: its runs differ by repeat only
+        spec = {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "data_seed": data_seed}
+        return images_common.train_config(spec, device, progress)
 
 PAPER = LeNetProtocol()
 PROFILES = {
@@ -108,21 +98,8 @@ def store_name(profile: str) -> str:
 
 
 def run_specs(protocol: LeNetProtocol) -> list[dict]:
-    """One specification per run.  Order: 2 repeats of every rule at each n, n ascending,
-    before any cell gets a third, so a partial sweep fills every column early."""
-    base = {k: v for k, v in asdict(protocol).items() if k not in GRID}
-    base["experiment"] = NAME
-    first = [(n, k) for n in protocol.n_classes for k in range(min(2, protocol.repeats))]
-    rest = [(n, k) for k in range(2, protocol.repeats) for n in protocol.n_classes]
-    specs = []
-    for n, k in first + rest:
-        subset_seed = (protocol.subset_seed if protocol.class_subsets == "fixed"
-                       else protocol.subset_seed + 1 + k)
-        for rule in protocol.rules:
-            specs.append({**base, "n_classes": n, "rule": rule, "repeat": k,
-                          "subset_seed": subset_seed, "init_seed": k,
-                          "feedback_seed": 1000 + k, "data_seed": k})
-    return specs
+    """One specification per run, 2 repeats per column first (image_classification.grid_specs)."""
+    return images_common.grid_specs(protocol, NAME)
 
 
 def group_key(spec: dict) -> str:
@@ -156,118 +133,25 @@ def run_images(spec: dict, data_root=None) -> ImageSubset:
                    (spec["train_per_class"], spec["test_per_class"]))
 
 
-def channel_stats(spec: dict, images: ImageSubset) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of the inputs in [0, 1]: the training subset's, or the
-    CIFAR-100 constants biotorch uses."""
-    if spec["normalization"] == "cifar100_constants":
-        return list(BIOTORCH_CIFAR100_MEAN), list(BIOTORCH_CIFAR100_STD)
-    if spec["normalization"] != "train_subset":
-        raise ValueError(f"unknown normalization {spec['normalization']!r}; use train_subset "
-                         "or cifar100_constants")
-    x = images.train_images.reshape(-1, 3).astype(np.float64) / 255.0
-    return x.mean(0).tolist(), x.std(0).tolist()
-
-
-class ImageTransform:
-    """uint8 (N, 3, H, W) on the device -> normalised float32; training batches optionally
-    flipped and cropped (4-pixel zero padding, as torchvision's RandomCrop(32, padding=4))."""
-
-    def __init__(self, mean, std, augmentation: str, device) -> None:
-        if augmentation not in ("none", "flip_crop"):
-            raise ValueError(f"unknown augmentation {augmentation!r}; use none or flip_crop")
-        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
-        self.augmentation = augmentation
-
-    def __call__(self, x: torch.Tensor, augment: bool, gen: torch.Generator) -> torch.Tensor:
-        if augment and self.augmentation == "flip_crop":
-            x = _flip_crop(x, gen, pad=4)
-        x = (x.float() / 255.0 - self.mean) / self.std
-        return x.contiguous(memory_format=torch.channels_last)
-
-
-def _flip_crop(x: torch.Tensor, gen: torch.Generator, pad: int) -> torch.Tensor:
-    n, _, h, w = x.shape
-    flip = torch.rand(n, generator=gen) < 0.5
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    rows = (dy[:, None] + torch.arange(h)).to(x.device)                       # (n, h)
-    cols = dx[:, None] + torch.arange(w)
-    cols = torch.where(flip[:, None], cols.flip(1), cols).to(x.device)        # (n, w)
-    batch = torch.arange(n, device=x.device)[:, None, None, None]
-    chan = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-    return padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]
-
-
 # ----------------------------------------------------------------------------------- models
 def build_model(spec: dict) -> torch.nn.Module:
     """The converted LeNet of one run: Xavier forward weights, zero biases, the rule's
     feedback (FA's B Xavier-uniform unless feedback_init says otherwise)."""
-    if spec["feedback_init"] not in ("xavier", "fan_in"):
-        raise ValueError(f"unknown feedback_init {spec['feedback_init']!r}; use xavier or fan_in")
     model = convert(lenet(num_classes=spec["n_classes"], seed=spec["init_seed"],
                           init=spec["init"]), spec["rule"], seed=spec["feedback_seed"])
-    if spec["bias_init"] not in ("zero", "one"):
-        raise ValueError(f"unknown bias_init {spec['bias_init']!r}; use zero or one")
-    if spec["bias_init"] == "one":
-        with torch.no_grad():
-            for layer in weight_layers(model):
-                layer.bias.fill_(1.0)
-    if spec["feedback_init"] == "xavier":
-        xavier_feedback_(model, spec["feedback_seed"])
-    return model
+    return images_common.apply_init_readings(model, spec)
 
 
 def layer_measurements(model: torch.nn.Module, reference=None) -> dict[str, float]:
-    """Per layer C1..F2: ||W||_F and cos(W, B) of the flattened tensors (Definition 4.1;
-    App. B.2's layer-wise alignment, Figures 5-7).  Backprop's cosine is 1 by definition."""
-    row = {}
-    for name, layer in zip(LAYERS, weight_layers(model)):
-        w = layer.weight.detach()
-        row[f"weight_norm_{name}"] = float(w.norm())
-        row[f"cos_wb_{name}"] = float(alignment_cosine_from(w.flatten(), feedback_of(layer).flatten(), 1))
-    return row
+    """Per layer C1..F2: ||W||_F and cos(W, B) (Definition 4.1; Figures 5-7)."""
+    return images_common.layer_measurements(model, LAYERS)
 
 
 # --------------------------------------------------------------------------------- training
-def set_precision(precision: str, device: str) -> None:
-    if precision not in ("fp32", "tf32"):
-        raise ValueError(f"unknown precision {precision!r}; use fp32 or tf32")
-    if device.startswith("cuda"):
-        allow = precision == "tf32"
-        torch.backends.cuda.matmul.allow_tf32 = allow
-        torch.backends.cudnn.allow_tf32 = allow      # PyTorch's default is True: fp32 means off
-
-
 def train_one(spec: dict, ctx: RunContext) -> RunResult:
     """Train one run (resuming its checkpoint if there is one) and return its measurements."""
-    set_precision(spec["precision"], ctx.device)
-    images = run_images(spec, ctx.data_root)
-    mean, std = channel_stats(spec, images)
-    device = torch.device(ctx.device)
-
-    def to_device(a: np.ndarray) -> torch.Tensor:       # uint8 NHWC -> NCHW, channels-last
-        return torch.from_numpy(a).permute(0, 3, 1, 2).to(device)
-
-    train_data = (to_device(images.train_images), torch.from_numpy(images.train_labels))
-    test_data = (to_device(images.test_images), torch.from_numpy(images.test_labels))
-    model = build_model(spec).to(memory_format=torch.channels_last)
-    protocol_fields = {k: spec[k] for k in LeNetProtocol.__dataclass_fields__ if k not in GRID}
-    cfg = replace(LeNetProtocol(**protocol_fields), n_classes=(spec["n_classes"],)).config(
-        ctx.device, spec["data_seed"], progress=ctx.progress)
-    start = time.perf_counter()
-    table = train(model, train_data, test_data, cfg, measure=layer_measurements,
-                  transform=ImageTransform(mean, std, spec["augmentation"], device),
-                  name=f"{spec['rule']} n={spec['n_classes']} repeat {spec['repeat']}",
-                  checkpoint=ctx.checkpoint(spec), deadline=ctx.deadline)
-    wall = table.attrs.get("wall_time_s", time.perf_counter() - start)
-    record = {"data": {"dataset": images.dataset, "classes": [str(c) for c in images.classes],
-                       "n_train": int(len(images.train_labels)),
-                       "n_test": int(len(images.test_labels)),
-                       "channel_mean": mean, "channel_std": std},
-              "resumed": int(table.attrs.get("resumed", 0))}
-    return RunResult(table, record, wall)
+    return images_common.train_image_run(spec, ctx, run_images(spec, ctx.data_root),
+                                         build_model(spec), LAYERS)
 
 
 def train_group(specs: list[dict], ctx: RunContext) -> list[RunResult]:
