@@ -56,7 +56,7 @@ ARCHIVE ?= _build/runs.tar.gz
 runs: venv data
 	$(PY) -m falign.runs train $(FAMILY) --profile $(PROFILE) --device $(DEVICE) --budget-min $(BUDGET_MIN) --workers $(WORKERS) --results $(RESULTS)
 # One core of a CPU-only session: the queue of pending runs, in order, within one budget.
-QUEUE ?= lenet_cifar:quick lenet_cifar_readings:quick lenet_cifar:paper
+QUEUE ?= resnet_tiny_imagenet:quick lenet_cifar:quick lenet_cifar_readings:quick lenet_cifar:paper resnet_tiny_imagenet:paper
 background: venv data
 	OMP_NUM_THREADS=1 FALIGN_PROGRESS=0 $(PY) -m falign.runs train $(QUEUE) --device cpu --budget-min $(BUDGET_MIN) --results $(RESULTS)
 pending: venv

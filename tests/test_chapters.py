@@ -13,12 +13,15 @@ HAVE_TINY = (data_root() / "tiny-imagenet-200" / "wnids.txt").exists()
 NOISY_MNIST_CHAPTERS = ["fig2_conservation", "table3_deviations", "fig3_alignment",
                         "fig4_generalization", "readings_ablation"]
 LENET_CHAPTERS = ["table1_lenet_accuracy", "fig5_7_lenet_alignment"]
+RESNET_CHAPTERS = ["table2_resnet_accuracy", "table2_readings"]
+IMAGE_CHAPTERS = LENET_CHAPTERS + RESNET_CHAPTERS
+ALL_CHAPTERS = NOISY_MNIST_CHAPTERS + IMAGE_CHAPTERS
 
 
 def test_every_chapter_exists_and_is_in_the_toc():
     toc = (CHAPTERS.parent / "_toc.yml").read_text()
-    assert sorted(NOISY_MNIST_CHAPTERS + LENET_CHAPTERS) == chapter_names()
-    for name in NOISY_MNIST_CHAPTERS + LENET_CHAPTERS:
+    assert sorted(ALL_CHAPTERS) == chapter_names()
+    for name in ALL_CHAPTERS:
         assert name in chapter_names()
         assert f"chapters/{name}" in toc
         assert (CHAPTERS / f"{name}.ipynb").exists(), f"chapters/{name}.ipynb not rendered"
@@ -27,7 +30,7 @@ def test_every_chapter_exists_and_is_in_the_toc():
 @pytest.mark.parametrize("name", chapter_names())
 def test_chapter_source_has_no_placeholder(name):
     text = (CHAPTERS / f"{name}.py").read_text()
-    for marker in ("COMPARISON", "CHOICE", "TODO", "XXX", "lorem"):
+    for marker in ("COMPARISON", "DECISION", "CHOICE", "TODO", "XXX", "lorem"):
         assert marker not in text, f"chapters/{name}.py still holds {marker!r}"
     assert re.search(r'# %% tags=\["parameters"\]', text), "no papermill parameters cell"
 
@@ -38,13 +41,13 @@ def smoke_results(tmp_path_factory):
 
 
 def _needs_data(name):
-    if name in LENET_CHAPTERS:
+    if name in IMAGE_CHAPTERS:
         return pytest.mark.skipif(not HAVE_TINY, reason="Tiny-ImageNet pool not in the data root (run `make data`)")
     return pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not in the data root (run `make data`)")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=_needs_data(n))
-                                  for n in NOISY_MNIST_CHAPTERS + LENET_CHAPTERS])
+                                  for n in ALL_CHAPTERS])
 def test_chapter_runs_end_to_end_at_smoke_profile(name, smoke_results, tmp_path):
     out = execute_chapter(name, tmp_path / f"{name}.ipynb",
                           {"profile": "smoke", "device": "cpu", "results": str(smoke_results),

@@ -144,3 +144,21 @@ def test_a_terminated_worker_releases_its_claim(toy, tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
     assert not claims[0].exists()
+
+
+def test_a_sweep_resumes_checkpointed_runs_before_starting_new_ones(toy, tmp_path):
+    fam, calls = toy
+    store = ResultStore(tmp_path, "toy")
+    ckpt = tmp_path / "_checkpoints" / "toy"
+    ckpt.mkdir(parents=True)
+    specs = fam.run_specs(fam.PROFILES["paper"])
+    last = specs[-1]                                  # last in the family's order ...
+    (ckpt / f"{spec_key(last)}.pt").write_bytes(b"state")
+    (ckpt / f"{spec_key(last)}.json").write_text(json.dumps(
+        {"epoch": 3, "epochs": 9, "elapsed_s": 7200.0, "saved_utc": "2026-01-01T00:00:00Z"}))
+    listing = pending_table(fam, "paper", tmp_path)
+    assert f"resumable {spec_key(last)}" in listing and "epoch 3 of 9, 2.00 h trained" in listing
+    run_sweep(fam, fam.PROFILES["paper"], store, progress=False, max_runs=1, checkpoints=ckpt)
+    assert spec_key(last) in calls[0]                 # ... but trained first
+    assert not (ckpt / f"{spec_key(last)}.pt").exists()
+    assert not (ckpt / f"{spec_key(last)}.json").exists()

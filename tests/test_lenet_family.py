@@ -16,7 +16,7 @@ from falign.data import ImageSubset
 from falign.families import image_classification, lenet_cifar
 from falign.models import lenet
 from falign.store import ResultStore
-from falign.sweep import RunContext, run_sweep
+from falign.sweep import RunContext, checkpoint_folder, run_sweep
 from falign.training import TrainingPaused
 from test_data import make_fake_cifar100
 
@@ -204,7 +204,7 @@ def test_paused_run_resumes_to_the_uninterrupted_result(tiny_root):
 def test_budgeted_sweep_checkpoints_and_a_later_call_finishes(tiny_root, monkeypatch):
     protocol = small_protocol(rules=("bp",))
     store = ResultStore(tiny_root / "res", "lenet_cifar")
-    ckpt = tiny_root / "res" / "_checkpoints"
+    ckpt = checkpoint_folder(store)
     real = lenet_cifar.train_one
 
     def pause_soon(spec, ctx):                  # a budget that runs out during the first epoch
@@ -216,11 +216,17 @@ def test_budgeted_sweep_checkpoints_and_a_later_call_finishes(tiny_root, monkeyp
                        budget_s=600, checkpoints=ckpt)
     assert (len(report.trained), len(report.paused), len(report.pending)) == (0, 1, 1)
     assert len(list(ckpt.glob("*.pt"))) == 1
+    note = json.loads(next(ckpt.glob("*.json")).read_text())
+    assert (note["epoch"], note["epochs"]) == (1, 4) and note["elapsed_s"] > 0
+    from falign.runs import pending_table
+    monkeypatch.setattr(lenet_cifar, "PROFILES", {**lenet_cifar.PROFILES, "small": protocol})
+    listing = pending_table(lenet_cifar, "small", tiny_root / "res")
+    assert "resumable" in listing and "epoch 1 of 4" in listing
     monkeypatch.setattr(lenet_cifar, "train_one", real)
     report = run_sweep(lenet_cifar, protocol, store, data_root=str(tiny_root), progress=False,
                        budget_s=600, checkpoints=ckpt)
     assert (len(report.trained), len(report.pending)) == (1, 0)
-    assert not list(ckpt.glob("*.pt"))                          # removed once stored
+    assert not list(ckpt.glob("*.pt")) and not list(ckpt.glob("*.json"))   # removed once stored
     record = json.loads(next(store.folder.glob("*/run.json")).read_text())
     assert record["provenance"]["resumed"] == 1
 

@@ -74,25 +74,26 @@ def layer_alignment(table: pd.DataFrame, layers, n_classes: int, *, height: floa
                      var_name="layer", value_name="cos")
     long["layer"] = long.layer.str.removeprefix("cos_wb_")
     grid = over_epochs(long, "cos", "cos(W, B)  (unitless)", col="layer", col_wrap=len(layers),
-                       height=height, title=f"n = {n_classes}, layer {{col_name}}",
+                       height=height, title=f"n = {n_classes}, {{col_name}}",
                        xlabel="epoch", sharey=True, reference=0.0)
     return grid
 
 
-def accuracy_curves(table: pd.DataFrame, *, height: float = 2.3) -> sns.FacetGrid:
-    """Train (mean over the epoch's mini-batches) and test accuracy against epoch, one row
-    per n, in percent."""
-    long = table.melt(id_vars=["epoch", "rule", "run_key", "n_classes"],
+def accuracy_curves(table: pd.DataFrame, *, height: float = 2.3, row: str = "n_classes",
+                    row_title: str = "n = {row_name}") -> sns.FacetGrid:
+    """Train (mean over the epoch's mini-batches) and test accuracy against epoch, in percent,
+    one row of panels per value of `row` (default: n)."""
+    long = table.melt(id_vars=["epoch", "rule", "run_key", row],
                       value_vars=["train_acc", "test_acc"], var_name="split", value_name="acc")
     long["acc"] *= 100.0
     long["split"] = long.split.map({"train_acc": "train (running)", "test_acc": "test"})
     data = labelled(long)
     grid = sns.relplot(data=data, x="epoch", y="acc", hue="method", col="split",
-                       row="n_classes", kind="line", errorbar="se",
+                       row=row, row_order=sorted(data[row].unique()), kind="line", errorbar="se",
                        palette=palette(data.rule.unique()),
                        hue_order=list(palette(data.rule.unique())), height=height, aspect=1.4,
                        linewidth=1.1, facet_kws={"sharey": "row"})
-    grid.set_titles("n = {row_name}, {col_name}")
+    grid.set_titles(f"{row_title}, {{col_name}}")
     grid.set_axis_labels("epoch", "accuracy (%)")
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
                     frameon=False)
@@ -194,3 +195,31 @@ def accuracy_vs_classes(ours: pd.DataFrame, paper: pd.DataFrame, *, ylabel: str 
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7.5, ncol=2, loc="upper right", frameon=False)
     return fig
+
+
+def alignment_by_depth(table: pd.DataFrame, layers, *, epochs=None, height: float = 3.0
+                       ) -> sns.FacetGrid:
+    """cos(W, B) of every converted layer against its depth (input to output), one line per
+    rule (mean over repeats, band = one standard error), one panel per (n, epoch) shown;
+    epochs=None shows the first and the last measured epoch."""
+    epochs = [int(table.epoch.min()), int(table.epoch.max())] if epochs is None else list(epochs)
+    part = table[table.epoch.isin(epochs)]
+    long = part.melt(id_vars=["epoch", "rule", "run_key", "n_classes"],
+                     value_vars=[f"cos_wb_{name}" for name in layers],
+                     var_name="layer", value_name="cos")
+    long["depth"] = long.layer.str.removeprefix("cos_wb_").map({n: k for k, n in enumerate(layers)})
+    data = labelled(long)
+    grid = sns.relplot(data=data, x="depth", y="cos", hue="method", col="epoch",
+                       row="n_classes", kind="line", marker="o", markersize=4,
+                       errorbar="se", palette=palette(data.rule.unique()),
+                       hue_order=list(palette(data.rule.unique())), height=height,
+                       aspect=1.9, linewidth=1.1)
+    for ax in grid.axes.flat:
+        ax.set_xticks(range(len(layers)))
+        ax.set_xticklabels(layers, rotation=90, fontsize=7)
+        ax.axhline(0.0, color="black", lw=0.8, ls=":")
+    grid.set_titles("n = {row_name}, after epoch {col_name}")
+    grid.set_axis_labels("layer (input → output)", "cos(W, B)  (unitless)")
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
+                    frameon=False)
+    return grid

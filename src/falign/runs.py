@@ -23,8 +23,8 @@ from collections import Counter
 from pathlib import Path
 
 from .families import get_family
-from .store import ResultStore
-from .sweep import CHECKPOINTS, checkpoint_folder, missing, run_sweep
+from .store import ResultStore, spec_key
+from .sweep import CHECKPOINTS, checkpoint_folder, checkpoint_progress, missing, run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +59,17 @@ def pending_table(family, profile: str, results: Path) -> str:
     lines = [f"{family.NAME} / {profile}: {total - len(todo)} of {total} runs stored, "
              f"{len(todo)} pending"]
     lines += [f"  {dict(zip(varying, cell))}: {count} pending" for cell, count in sorted(cells.items())]
+    folder = checkpoint_folder(store)
+    for spec in todo:
+        done = checkpoint_progress(folder, spec)
+        if done is not None:
+            cell = ", ".join(f"{k} {spec[k]}" for k in varying)
+            head = f"  resumable {spec_key(spec)} ({cell}, repeat {spec.get('repeat')}): "
+            if done["epoch"] is None:
+                lines.append(head + "progress unknown (a checkpoint without its progress note)")
+            else:
+                lines.append(head + f"epoch {done['epoch']} of {done['epochs']}, "
+                             f"{done['elapsed_s'] / 3600:.2f} h trained, saved {done['saved_utc']}")
     return "\n".join(lines)
 
 

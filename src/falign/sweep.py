@@ -77,6 +77,26 @@ def missing(family, protocol, store: ResultStore) -> list[dict]:
     return [s for s in family.run_specs(protocol) if not store.has(s)]
 
 
+def checkpoint_progress(folder: Path | None, spec: dict) -> dict | None:
+    """How far an unfinished run got ({epoch, epochs, elapsed_s, saved_utc}), from the note
+    its checkpoint keeps beside it; None when it has no checkpoint."""
+    if folder is None:
+        return None
+    key = spec_key(spec)
+    if not (folder / f"{key}.pt").exists():
+        return None
+    try:
+        return json.loads((folder / f"{key}.json").read_text())
+    except (OSError, ValueError):
+        return {"epoch": None, "epochs": None, "elapsed_s": None, "saved_utc": None}
+
+
+def resumable_first(specs: list[dict], folder: Path | None) -> list[dict]:
+    """Runs with a checkpoint first (their training is partly paid for), each part in the
+    family's order."""
+    return sorted(specs, key=lambda s: checkpoint_progress(folder, s) is None)
+
+
 def _groups(specs: list[dict], key) -> list[list[dict]]:
     groups: dict[Any, list[dict]] = {}
     for spec in specs:
@@ -148,7 +168,8 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
     ctx = RunContext(device, data_root, progress, checkpoints, deadline)
     claims = Claims(store.folder / ".claims")
     report = SweepReport()
-    groups = _groups(missing(family, protocol, store), family.group_key)
+    groups = _groups(resumable_first(missing(family, protocol, store), checkpoints),
+                     family.group_key)
     if max_runs is not None:
         kept, count = [], 0
         for g in groups:
@@ -184,6 +205,7 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
                 path = ctx.checkpoint(spec)
                 if path is not None:
                     path.unlink(missing_ok=True)
+                    path.with_suffix(".json").unlink(missing_ok=True)
         finally:
             for spec in mine:
                 claims.release(spec_key(spec))

@@ -4,6 +4,7 @@ initialisation), one column per quantity."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -145,11 +146,19 @@ BatchTransform = Callable[[torch.Tensor, bool, torch.Generator], torch.Tensor]
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
-    """torch.save to a temporary file, then rename: a checkpoint on disk is always whole."""
+    """torch.save to a temporary file, then rename: a checkpoint on disk is always whole.
+    A small JSON beside it (same name, .json) says how far the run got, for listings that
+    should not load the whole state."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     torch.save(state, tmp)
     os.replace(tmp, path)
+    progress = {"epoch": state["epoch"], "epochs": state["config"]["epochs"],
+                "elapsed_s": round(state["elapsed_s"], 3),
+                "saved_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    tmp = path.with_name(f".{path.stem}.json.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(progress))
+    os.replace(tmp, path.with_suffix(".json"))
 
 
 def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],

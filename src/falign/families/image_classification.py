@@ -8,6 +8,7 @@ calls these helpers, so a change here is a change to both tables' code paths.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 
@@ -30,7 +31,12 @@ CONSTANTS = {
     "cifar100_constants": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
     "imagenet_constants": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
-AUGMENTATIONS = ("none", "flip_crop")
+# none: the stored images as they are; flip_crop: mirror + a padded crop at the stored size (the
+# usual CIFAR recipe); resized_crop_flip: the paper package's ImageNet-folder reading, a random
+# resized crop (area 8-100%, aspect 3/4-4/3) + mirror at the training resolution, and at test
+# the central 224/256 of the image (its Resize(256/224 x size) + CenterCrop(size)).
+AUGMENTATIONS = ("none", "flip_crop", "resized_crop_flip")
+TEST_CROP_FRACTION = 224 / 256
 
 
 def grid_specs(protocol, name: str) -> list[dict]:
@@ -78,22 +84,99 @@ def channel_stats(spec: dict, images: ImageSubset) -> tuple[list[float], list[fl
 
 
 class ImageTransform:
-    """uint8 (N, 3, H, W) on the device -> normalised float32 in channels-last; training
-    batches optionally flipped and cropped (zero padding of 1/8 of the side, 4 px at 32 px and
-    8 px at 64 px, as torchvision's RandomCrop(size, padding) with a horizontal flip)."""
+    """uint8 (N, 3, H, W) on the device -> normalised float32 in channels-last, at `resolution`
+    pixels (None: the stored size).  Training batches are augmented as `augmentation` says;
+    every random draw comes from the trainer's CPU generator, so a resumed run replays it.
+    Resampling is bilinear on the stored uint8 images, batched on the device."""
 
-    def __init__(self, mean, std, augmentation: str, device) -> None:
+    def __init__(self, mean, std, augmentation: str, device, resolution: int | None = None) -> None:
         if augmentation not in AUGMENTATIONS:
             raise ValueError(f"unknown augmentation {augmentation!r}; use one of {AUGMENTATIONS}")
         self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
         self.augmentation = augmentation
+        self.resolution = resolution
 
     def __call__(self, x: torch.Tensor, augment: bool, gen: torch.Generator) -> torch.Tensor:
-        if augment and self.augmentation == "flip_crop":
-            x = flip_crop(x, gen, pad=x.shape[-1] // 8)
-        x = (x.float() / 255.0 - self.mean) / self.std
+        size = self.resolution or x.shape[-1]
+        if self.augmentation == "resized_crop_flip":
+            n, _, h, w = x.shape
+            if augment:
+                boxes = random_resized_boxes(n, h, w, gen)
+                flips = torch.rand(n, generator=gen) < 0.5
+            else:
+                boxes = center_boxes(n, h, w, TEST_CROP_FRACTION)
+                flips = torch.zeros(n, dtype=torch.bool)
+            x = crop_resize(x.float(), boxes, flips, size)
+        else:
+            if augment and self.augmentation == "flip_crop":
+                x = flip_crop(x, gen, pad=x.shape[-1] // 8)
+            x = x.float()
+            if size != x.shape[-1]:
+                x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
+                                                    align_corners=False)
+        x = (x / 255.0 - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last)
+
+
+def random_resized_boxes(n: int, height: int, width: int, gen: torch.Generator,
+                         scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), attempts: int = 10
+                         ) -> torch.Tensor:
+    """Crop boxes (top, left, h, w) in pixels, one per image, drawn as torchvision's
+    RandomResizedCrop draws them: area a uniform fraction of the image in `scale`, log aspect
+    ratio uniform in `ratio`; the first of `attempts` draws that fits, else the whole image
+    (clipped to `ratio`); then a uniform position.  A fixed number of draws per batch, so a
+    generator state always gives the same boxes."""
+    area = height * width * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, attempts, generator=gen))
+    lo, hi = math.log(ratio[0]), math.log(ratio[1])
+    aspect = torch.exp(lo + (hi - lo) * torch.rand(n, attempts, generator=gen))
+    w = torch.sqrt(area * aspect).round()
+    h = torch.sqrt(area / aspect).round()
+    fits = (w >= 1) & (w <= width) & (h >= 1) & (h <= height)
+    first = fits.float().argmax(1)
+    rows = torch.arange(n)
+    w, h = w[rows, first], h[rows, first]
+    in_ratio = width / height
+    fw = width if ratio[0] <= in_ratio <= ratio[1] else (
+        width if in_ratio < ratio[0] else round(height * ratio[1]))
+    fh = height if ratio[0] <= in_ratio <= ratio[1] else (
+        round(width / ratio[0]) if in_ratio < ratio[0] else height)
+    none_fit = ~fits.any(1)
+    w = torch.where(none_fit, torch.full_like(w, fw), w)
+    h = torch.where(none_fit, torch.full_like(h, fh), h)
+    u = torch.rand(n, 2, generator=gen)
+    top = torch.floor(u[:, 0] * (height - h + 1))
+    left = torch.floor(u[:, 1] * (width - w + 1))
+    return torch.stack([top, left, h, w], 1)
+
+
+def center_boxes(n: int, height: int, width: int, fraction: float) -> torch.Tensor:
+    """The central box covering `fraction` of each side, as (top, left, h, w) in pixels."""
+    h, w = height * fraction, width * fraction
+    box = torch.tensor([(height - h) / 2, (width - w) / 2, h, w])
+    return box.expand(n, 4).clone()
+
+
+def crop_resize(x: torch.Tensor, boxes: torch.Tensor, flips: torch.Tensor, size: int
+                ) -> torch.Tensor:
+    """Each image's box (top, left, h, w; pixel edges) resampled bilinearly to size x size,
+    mirrored where `flips`: one affine grid per image and one grid_sample for the batch.
+    Samples at the box's border may blend in the pixel just outside it (half a pixel at most),
+    where torchvision's crop-then-resize repeats the edge pixel instead."""
+    n, _, height, width = x.shape
+    top, left, h, w = (boxes[:, k].to(x.dtype) for k in range(4))
+    sx = w / width                                   # output [-1, 1] -> input box, per axis
+    sy = h / height
+    cx = (2 * left + w) / width - 1
+    cy = (2 * top + h) / height - 1
+    sx = torch.where(flips, -sx, sx)
+    theta = torch.zeros(n, 2, 3, dtype=x.dtype)
+    theta[:, 0, 0], theta[:, 0, 2] = sx, cx
+    theta[:, 1, 1], theta[:, 1, 2] = sy, cy
+    grid = torch.nn.functional.affine_grid(theta.to(x.device), (n, x.shape[1], size, size),
+                                           align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border",
+                                           align_corners=False)
 
 
 def flip_crop(x: torch.Tensor, gen: torch.Generator, pad: int) -> torch.Tensor:
@@ -178,7 +261,8 @@ def train_image_run(spec: dict, ctx: RunContext, images: ImageSubset, model: tor
     start = time.perf_counter()
     table = train(model, train_data, test_data, train_config(spec, ctx.device, ctx.progress),
                   measure=lambda m, _reference: layer_measurements(m, names),
-                  transform=ImageTransform(mean, std, spec["augmentation"], device),
+                  transform=ImageTransform(mean, std, spec["augmentation"], device,
+                                           resolution=spec.get("resolution")),
                   name=f"{spec['rule']} n={spec['n_classes']} repeat {spec['repeat']}",
                   checkpoint=ctx.checkpoint(spec), deadline=ctx.deadline)
     wall = table.attrs.get("wall_time_s", time.perf_counter() - start)
@@ -188,3 +272,82 @@ def train_image_run(spec: dict, ctx: RunContext, images: ImageSubset, model: tor
                        "channel_mean": mean, "channel_std": std, **(extra_record or {})},
               "resumed": int(table.attrs.get("resumed", 0))}
     return RunResult(table, record, wall)
+
+
+# ---------------------------------------------------------------------- summaries for chapters
+def accuracy_verdicts(acc, paper) -> list[str]:
+    """A deep-network table's claims (paper_values.TABLE1_CLAIMS, TABLE2_CLAIMS) checked on our accuracy table
+    (analysis.accuracy_table), one sentence each, with the numbers; a claim whose cells are
+    not trained yet says so instead of guessing."""
+    mean = {(r.n_classes, r.rule): r.mean for r in acc.itertuples() if r.mean == r.mean}
+    ref = {(r.n_classes, r.rule): r.mean for r in paper.itertuples()}
+    ns = sorted({n for n, _ in mean})
+    full = [n for n in ns if all((n, r) in mean for r in PAPER_RULES)]
+    out = []
+    for n in full:
+        m = {r: mean[n, r] for r in PAPER_RULES}
+        order = " > ".join(r for r in sorted(PAPER_RULES, key=m.get, reverse=True))
+        ours = {"GD minus sign-FA": m["bp"] - m["signfa"], "adaFA minus FA": m["adafa"] - m["fa"],
+                "GD minus FA": m["bp"] - m["fa"]}
+        if (n, "bp") in ref:
+            theirs = [ref[n, "bp"] - ref[n, "signfa"], ref[n, "adafa"] - ref[n, "fa"],
+                      ref[n, "bp"] - ref[n, "fa"]]
+            gaps = "; ".join(f"{k} {v:+.1f} points (paper {p:+.1f})"
+                             for (k, v), p in zip(ours.items(), theirs))
+            paper_order = "paper: " + " > ".join(sorted(PAPER_RULES, key=lambda r: ref[n, r],
+                                                       reverse=True))
+        else:
+            gaps = "; ".join(f"{k} {v:+.1f} points" for k, v in ours.items())
+            paper_order = f"no n = {n} column in the paper"
+        out.append(f"n = {n}: our order is {order} ({paper_order}); {gaps}.")
+    if len(full) >= 2:
+        falls = [r for r in PAPER_RULES if all(mean[a, r] > mean[b, r] for a, b in zip(full, full[1:]))]
+        out.append(f"Accuracy falls with n for {len(falls)} of 4 rules ({', '.join(falls) or 'none'}).")
+        shrink = [mean[n, "adafa"] - mean[n, "fa"] for n in full]
+        out.append("adaFA's advantage over FA " + ("shrinks" if all(a > b for a, b in zip(shrink, shrink[1:]))
+                   else "does not shrink monotonically") + " with n: "
+                   + ", ".join(f"{d:+.1f}" for d in shrink) + " points.")
+    missing = [n for n in sorted(set(acc.n_classes)) if n not in full]
+    if missing:
+        out.append(f"Not yet trained for every rule: n = {', '.join(map(str, missing))}; the "
+                   "claims about how the gaps change with n wait for those columns.")
+    return out
+
+
+# ------------------------------------------------------------------------ readings ablations
+def reading_of(spec: dict, readings: dict[str, dict], base) -> str:
+    """The name of the reading (a {field: value} change of the `base` protocol) that a run's
+    fields match: every field a reading changes has its value, every other field any reading
+    changes keeps the base value."""
+    fields = {k for change in readings.values() for k in change}
+    for name, change in readings.items():
+        if all(spec[k] == (change[k] if k in change else getattr(base, k)) for k in fields):
+            return name
+    raise ValueError(f"run {spec} belongs to no reading of {list(readings)}")
+
+
+def readings_table(acc, readings: dict[str, dict], base, rules=PAPER_RULES, paper=None,
+                   title: str = "reading (n = 10, test accuracy %)"):
+    """An accuracy table of a readings family (its cells: the changed fields and rule) as one
+    row per reading and one column per rule: 'mean ± se (k/K)', or 'pending (0/K)'; `paper`
+    ({rule: 'mean ± se'}) adds the paper's row."""
+    import pandas as pd
+
+    rows = {}
+    for r in acc.to_dict("records"):
+        name = reading_of(r, readings, base)
+        done = f"({int(r['stored'])}/{int(r['planned'])})"
+        if r["mean"] != r["mean"]:
+            cell = f"pending {done}"
+        elif r["se"] != r["se"]:
+            cell = f"{r['mean']:.1f} {done}"
+        else:
+            cell = f"{r['mean']:.1f} ± {r['se']:.1f} {done}"
+        rows.setdefault(name, {})[r["rule"]] = cell
+    order = [n for n in readings if n in rows]
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(order)
+    table = table[[r for r in rules if r in table.columns]].fillna("not planned")
+    if paper is not None:
+        table.loc["the paper"] = [paper.get(r, "-") for r in table.columns]
+    table.index.name = title
+    return table

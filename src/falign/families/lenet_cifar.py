@@ -159,40 +159,5 @@ def train_group(specs: list[dict], ctx: RunContext) -> list[RunResult]:
 
 
 # ------------------------------------------------------------------- summaries for chapters
-def table1_verdicts(acc, paper) -> list[str]:
-    """Table 1's claims (paper_values.TABLE1_CLAIMS) checked on our accuracy table
-    (analysis.accuracy_table), one sentence each, with the numbers; a claim whose cells are
-    not trained yet says so instead of guessing."""
-    mean = {(r.n_classes, r.rule): r.mean for r in acc.itertuples() if r.mean == r.mean}
-    ref = {(r.n_classes, r.rule): r.mean for r in paper.itertuples()}
-    ns = sorted({n for n, _ in mean})
-    full = [n for n in ns if all((n, r) in mean for r in PAPER_RULES)]
-    out = []
-    for n in full:
-        m = {r: mean[n, r] for r in PAPER_RULES}
-        order = " > ".join(r for r in sorted(PAPER_RULES, key=m.get, reverse=True))
-        ours = {"GD minus sign-FA": m["bp"] - m["signfa"], "adaFA minus FA": m["adafa"] - m["fa"],
-                "GD minus FA": m["bp"] - m["fa"]}
-        if (n, "bp") in ref:
-            theirs = [ref[n, "bp"] - ref[n, "signfa"], ref[n, "adafa"] - ref[n, "fa"],
-                      ref[n, "bp"] - ref[n, "fa"]]
-            gaps = "; ".join(f"{k} {v:+.1f} points (paper {p:+.1f})"
-                             for (k, v), p in zip(ours.items(), theirs))
-            paper_order = "paper: " + " > ".join(sorted(PAPER_RULES, key=lambda r: ref[n, r],
-                                                       reverse=True))
-        else:
-            gaps = "; ".join(f"{k} {v:+.1f} points" for k, v in ours.items())
-            paper_order = f"no n = {n} column in the paper"
-        out.append(f"n = {n}: our order is {order} ({paper_order}); {gaps}.")
-    if len(full) >= 2:
-        falls = [r for r in PAPER_RULES if all(mean[a, r] > mean[b, r] for a, b in zip(full, full[1:]))]
-        out.append(f"Accuracy falls with n for {len(falls)} of 4 rules ({', '.join(falls) or 'none'}).")
-        shrink = [mean[n, "adafa"] - mean[n, "fa"] for n in full]
-        out.append("adaFA's advantage over FA " + ("shrinks" if all(a > b for a, b in zip(shrink, shrink[1:]))
-                   else "does not shrink monotonically") + " with n: "
-                   + ", ".join(f"{d:+.1f}" for d in shrink) + " points.")
-    missing = [n for n in sorted(set(acc.n_classes)) if n not in full]
-    if missing:
-        out.append(f"Not yet trained for every rule: n = {', '.join(map(str, missing))}; the "
-                   "claims about how the gaps change with n wait for those columns.")
-    return out
+# Table 1's claims (paper_values.TABLE1_CLAIMS) checked on our accuracy table.
+table1_verdicts = images_common.accuracy_verdicts

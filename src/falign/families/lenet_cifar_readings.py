@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from . import lenet_cifar
+from . import image_classification, lenet_cifar
 # group_key and train_group are the LeNet family's own: the runs are LeNet runs.
 from .lenet_cifar import PAPER, LeNetProtocol, group_key, train_group  # noqa: F401
 
@@ -53,32 +53,9 @@ def run_specs(ablation: ReadingsAblation) -> list[dict]:
 
 def reading_of(spec: dict) -> str:
     """The name of the reading a stored run belongs to."""
-    for name, change in READINGS.items():
-        if all(spec[k] == v for k, v in change.items()) and \
-                all(spec[k] == getattr(PAPER, k) for k in ("class_subsets", "augmentation")
-                    if k not in change):
-            return name
-    raise ValueError(f"run {spec} belongs to no reading of {list(READINGS)}")
-
-
-def describe(ablation: ReadingsAblation) -> dict:
-    return {**lenet_cifar.describe(ablation.base), "readings": "; ".join(READINGS)}
+    return image_classification.reading_of(spec, READINGS, PAPER)
 
 
 def readings_table(acc: pd.DataFrame) -> pd.DataFrame:
-    """An accuracy_table of this family (cells: class_subsets, augmentation, rule) as one row
-    per reading and one column per rule: 'mean ± se (k/K)', or 'pending (0/K)'."""
-    rows = {}
-    for r in acc.itertuples(index=False):
-        name = reading_of({"class_subsets": r.class_subsets, "augmentation": r.augmentation})
-        done = f"({int(r.stored)}/{int(r.planned)})"
-        if r.mean != r.mean:
-            cell = f"pending {done}"
-        elif r.se != r.se:
-            cell = f"{r.mean:.1f} {done}"
-        else:
-            cell = f"{r.mean:.1f} ± {r.se:.1f} {done}"
-        rows.setdefault(name, {})[r.rule] = cell
-    table = pd.DataFrame.from_dict(rows, orient="index")[list(lenet_cifar.PAPER_RULES)]
-    table.index.name = "reading (n = 10, test accuracy %)"
-    return table
+    """One row per reading, one column per rule: 'mean ± se (k/K)', or 'pending (0/K)'."""
+    return image_classification.readings_table(acc, READINGS, PAPER)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..data import ImageSubset, tiny_imagenet_classes, tiny_imagenet_images
+from ..data import DatasetError, ImageSubset, class_subset, tiny_imagenet_classes, tiny_imagenet_images
 from ..layers import convert
 from ..models import resnet18
 from ..store import spec_key
@@ -29,6 +29,9 @@ from .image_classification import CELL, GRID, PAPER_RULES  # noqa: F401
 
 NAME = "resnet_tiny_imagenet"
 PAPER_N = (10, 25, 50)
+# Network input sizes: 64, the native size; 224, the package's ImageNet-folder loader (images
+# upsampled on the fly from the 64-px cache); 32, smoke runs (decoded downsampled).
+RESOLUTIONS = (32, 64, 224)
 DATASETS = {"tiny_imagenet": "Tiny-ImageNet (training images; validation images as the test set)"}
 
 
@@ -39,7 +42,7 @@ class ResNetProtocol:
     rules: tuple[str, ...] = PAPER_RULES
     repeats: int = 4                    # "repeated four times for each method"
     dataset: str = "tiny_imagenet"
-    resolution: int = 64                # 64: native size (this reading); 32 for smoke runs
+    resolution: int = 64                # 64 native | 224 the package's loader | 32 smoke runs
     epochs: int = 50
     batch_size: int = 512
     drop_last: bool = True              # the package's training loader drops the partial batch
@@ -52,7 +55,8 @@ class ResNetProtocol:
     bias_init: str = "zero"             # only the output layer has a bias
     feedback_init: str = "xavier"       # FA's B Xavier-uniform (the package); fan_in: U[+-1/sqrt(fan_in)]
     normalization: str = "train_subset"  # train_subset | imagenet_constants (the package's)
-    augmentation: str = "none"          # none | flip_crop (mirror + 8-px padded crop at 64 px)
+    augmentation: str = "none"          # none | flip_crop | resized_crop_flip (the package's;
+                                        # image_classification.AUGMENTATIONS)
     class_subsets: str = "fixed"        # fixed: one subset per n for all runs | per_repeat
     subset_seed: int = 0
     precision: str = "fp32"             # fp32 | tf32 (GPU only)
@@ -78,9 +82,9 @@ def store_name(profile: str) -> str:
 
 def run_specs(protocol: ResNetProtocol) -> list[dict]:
     """One specification per run, 2 repeats per column first (image_classification.grid_specs)."""
-    if protocol.resolution not in (32, 64):
+    if protocol.resolution not in RESOLUTIONS:
         raise ValueError(f"resolution {protocol.resolution} is not a reading of this family; "
-                         "use 64 (native) or 32 (smoke)")
+                         f"use one of {RESOLUTIONS} (64 native, 224 the package's, 32 smoke)")
     return images_common.grid_specs(protocol, NAME)
 
 
@@ -104,11 +108,36 @@ def _images(data_root, n_classes: int, subset_seed: int, resolution: int,
                                 resolution=resolution, present=False, per_class=per_class)
 
 
-def run_images(spec: dict, data_root=None) -> ImageSubset:
-    """The uint8 images of one run: its n classes drawn from wnids.txt, train and val."""
+def run_classes(spec: dict, data_root=None) -> list[str]:
+    """The wnids of one run's subset, checked against the classes this copy holds: n larger
+    than the classes present, or a drawn class that is missing, is named with its fix."""
     if spec["dataset"] not in DATASETS:
         raise ValueError(f"unknown dataset {spec['dataset']!r}; use one of {sorted(DATASETS)}")
-    return _images(data_root, spec["n_classes"], spec["subset_seed"], spec["resolution"],
+    wnids = tiny_imagenet_classes(data_root, present=False)
+    present = set(tiny_imagenet_classes(data_root, present=True))
+    n = spec["n_classes"]
+    if n > len(present):
+        raise DatasetError(
+            f"n_classes={n} but this copy of Tiny-ImageNet holds {len(present)} of its "
+            f"{len(wnids)} classes. Fix: point FALIGN_DATA at the full download, or use "
+            f"n <= {len(present)}.")
+    chosen = class_subset(wnids, n, spec["subset_seed"])
+    missing = [w for w in chosen if w not in present]
+    if missing:
+        raise DatasetError(
+            f"subset seed {spec['subset_seed']} draws {len(missing)} class(es) this copy of "
+            f"Tiny-ImageNet lacks ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}). "
+            "Fix: point FALIGN_DATA at the full download (a partial pool holds the classes of "
+            "the seed it was cut for; ../shared/data's pool: subset seed 0).")
+    return chosen
+
+
+def run_images(spec: dict, data_root=None) -> ImageSubset:
+    """The uint8 images of one run: its n classes drawn from wnids.txt, train and val."""
+    run_classes(spec, data_root)
+    # Decoded once at the native 64 px (or lower, for smoke runs); larger inputs are made on
+    # the fly by the batch transform.
+    return _images(data_root, spec["n_classes"], spec["subset_seed"], min(spec["resolution"], 64),
                    (spec["train_per_class"], spec["test_per_class"]))
 
 
