@@ -113,6 +113,10 @@ def test_pack_and_unpack_move_runs_without_overwriting(toy, tmp_path):
     assert len(ResultStore(dest, "toy").records()) == 2
     assert (dest / "_checkpoints" / "toy" / "abc.pt").read_bytes() == b"state"
     assert unpack(archive, dest) == 0                              # already there: kept
+    # a checkpoint too large for a device job's return is left out, runs are not
+    (src / "_checkpoints" / "toy" / "big.pt").write_bytes(b"x" * 2**20)
+    assert pack("toy", tmp_path / "small.tar.gz", src, max_checkpoint_mb=0.5) == 3
+    assert pack("toy", tmp_path / "all.tar.gz", src) == 4
 
 
 def test_unknown_family_lists_the_known_ones():

@@ -113,6 +113,9 @@ def provenance_card(sweep: SweepResults) -> pd.DataFrame:
             "falign commit(s)": ", ".join(commits),
             "falign source hash(es)": ", ".join(sources),
             "python / torch / numpy": f"{libs['python']} / {libs['torch']} / {libs['numpy']}"}
+    present = sorted({p.get("data", {}).get("classes_present") for p in prov} - {None})
+    if present:
+        card["classes in the data copy used"] = ", ".join(map(str, present))
     return pd.DataFrame({"": list(card.values())}, index=list(card))
 
 

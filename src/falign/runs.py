@@ -123,19 +123,29 @@ def train_command(args) -> None:
         print(pending_table(family, profile, args.results))
 
 
-def pack(family_name: str, archive: Path, results: Path) -> int:
-    """Write the family's stored runs and checkpoints into one tar.gz; returns entries."""
+def pack(family_name: str, archive: Path, results: Path,
+         max_checkpoint_mb: float | None = None) -> int:
+    """Write the family's stored runs and checkpoints into one tar.gz; returns entries.
+    Checkpoints larger than `max_checkpoint_mb` (a ResNet-18's is about 130 MB, more than a
+    device job can send back) are left out, each named on stderr."""
     family = get_family(family_name)
     names = {family.store_name(p) for p in family.PROFILES}
     count = 0
     with tarfile.open(archive, "w:gz") as tar:
         for name in sorted(names):
             for folder in (results / name, results / CHECKPOINTS / name):
-                if folder.exists():
-                    for entry in sorted(folder.iterdir()):
-                        if not entry.name.startswith("."):
-                            tar.add(entry, arcname=str(entry.relative_to(results)))
-                            count += 1
+                if not folder.exists():
+                    continue
+                for entry in sorted(folder.iterdir()):
+                    if entry.name.startswith("."):
+                        continue
+                    if (folder.parent.name == CHECKPOINTS and max_checkpoint_mb is not None
+                            and entry.stat().st_size > max_checkpoint_mb * 2**20):
+                        print(f"left out checkpoint {entry} ({entry.stat().st_size / 2**20:.0f} MB"
+                              f" > {max_checkpoint_mb} MB)", file=sys.stderr)
+                        continue
+                    tar.add(entry, arcname=str(entry.relative_to(results)))
+                    count += 1
     return count
 
 
@@ -178,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     pk = sub.add_parser("pack", help="pack stored runs and checkpoints into a tar.gz")
     pk.add_argument("family")
     pk.add_argument("archive", type=Path)
+    pk.add_argument("--max-checkpoint-mb", type=float, default=None,
+                    help="leave out checkpoints larger than this (a device job sends back 16 MiB a file)")
     up = sub.add_parser("unpack", help="unpack an archive of runs into the results folder")
     up.add_argument("archive", type=Path)
     for p in (t, ls, pk, up):
@@ -195,7 +207,8 @@ def _dispatch(args) -> None:
     elif args.command == "list":
         print(pending_table(get_family(args.family), args.profile, args.results))
     elif args.command == "pack":
-        print(f"packed {pack(args.family, args.archive, args.results)} entries into {args.archive}")
+        count = pack(args.family, args.archive, args.results, args.max_checkpoint_mb)
+        print(f"packed {count} entries into {args.archive}")
     else:
         print(f"unpacked {unpack(args.archive, args.results)} runs or checkpoints into {args.results}")
 
