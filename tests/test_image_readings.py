@@ -125,3 +125,32 @@ def test_augmented_run_pauses_and_resumes_to_the_uninterrupted_result(tmp_path, 
     assert resumed.record["data"]["channel_mean"] == [0.485, 0.456, 0.406]
     assert math.isfinite(whole.measurements.test_loss.iloc[-1])
     assert np.isfinite(whole.measurements.filter(like="cos_wb_").to_numpy()).all()
+
+
+def test_the_readings_decision_follows_the_numbers():
+    import pandas as pd
+
+    from falign import paper_values
+    from falign.families import resnet_tiny_imagenet_readings as readings
+
+    def cell(resolution, augmentation, normalization, mean, rule="bp"):
+        return dict(resolution=resolution, augmentation=augmentation, normalization=normalization,
+                    rule=rule, mean=mean, se=float("nan"), stored=1, planned=4)
+
+    a = cell(64, "none", "train_subset", 48.0)
+    b = cell(64, "resized_crop_flip", "train_subset", 60.0)
+    c = cell(224, "resized_crop_flip", "imagenet_constants", 66.0)
+    paper = paper_values.table2()                       # GD at n = 10: 67.5 ± 0.7
+    # one run borrows the paper's standard error: tolerance 2 * sqrt(2) * 0.7 = 1.98 points
+    assert readings.matches(66.0, float("nan"), 67.5, 0.7)
+    assert not readings.matches(65.4, float("nan"), 67.5, 0.7)
+    assert readings.matches(64.5, 1.5, 67.5, 0.7)      # its own SE when it has one: 3.31
+    assert not readings.matches(64.0, 1.5, 67.5, 0.7)
+    chosen = readings.decision(pd.DataFrame([a, b, c]), paper)
+    assert chosen[-1].startswith("Decision: the package's 224-px reading is the only one")
+    assert "-19.5 points: differs" in chosen[0] and "-1.5 points: agrees" in chosen[2]
+    assert readings.decision(pd.DataFrame([a, b]), paper)[-1].startswith("Decision: pending")
+    none = readings.decision(pd.DataFrame([a, b, {**c, "mean": 55.0}]), paper)
+    assert none[-1].startswith("Decision: no reading's GD agrees")
+    both = readings.decision(pd.DataFrame([a, {**b, "mean": 67.0}, c]), paper)
+    assert both[-1].startswith("Decision: open")

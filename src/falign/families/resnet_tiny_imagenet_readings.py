@@ -82,3 +82,53 @@ def readings_table(acc: pd.DataFrame, base: ResNetProtocol = PAPER,
         p = paper[paper.n_classes == 10].set_index("rule")
         ref = {r: f"{p.at[r, 'mean']:.1f} ± {p.at[r, 'se']:.1f}" for r in p.index}
     return image_classification.readings_table(acc, READINGS, base, rules=RULES, paper=ref)
+
+
+def matches(mean: float, se: float, paper_mean: float, paper_se: float) -> bool:
+    """Our cell agrees with the paper's when they differ by at most two standard errors of the
+    difference; a cell with one repeat has no standard error of its own and borrows the
+    paper's (the spread of a single run is about that of the paper's repeats)."""
+    ours_se = paper_se if se != se else se
+    return abs(mean - paper_mean) <= 2.0 * (ours_se ** 2 + paper_se ** 2) ** 0.5
+
+
+def decision(acc: pd.DataFrame, paper: pd.DataFrame, base: ResNetProtocol = PAPER) -> list[str]:
+    """The package-readings decision from the numbers: which reading's GD (then sign-FA)
+    agrees with the paper's n = 10 column (matches()), and what follows for Table 2's
+    `paper` profile.  One sentence per finding; a reading without a finished run says so."""
+    ref = paper[paper.n_classes == 10].set_index("rule")
+    cells = {}
+    for r in acc.to_dict("records"):
+        if r["mean"] == r["mean"]:
+            cells[(reading_of(r, base), r["rule"])] = (r["mean"], r["se"], int(r["stored"]))
+    out, agree = [], {}
+    for name in READINGS:
+        for rule in RULES:
+            label = "GD" if rule == "bp" else "sign-FA"
+            p_mean, p_se = ref.at[rule, "mean"], ref.at[rule, "se"]
+            if (name, rule) not in cells:
+                if rule == "bp":
+                    out.append(f"{name}: {label} not trained yet.")
+                continue
+            mean, se, k = cells[name, rule]
+            ok = matches(mean, se, p_mean, p_se)
+            agree[name, rule] = ok
+            out.append(f"{name}: {label} {mean:.1f}% ({k} run{'s' if k > 1 else ''}) against the "
+                       f"paper's {p_mean:.1f} ± {p_se:.1f}%, {mean - p_mean:+.1f} points: "
+                       + ("agrees." if ok else "differs."))
+    package = list(READINGS)[2]
+    gd = {name: agree.get((name, "bp")) for name in READINGS}
+    if gd[package] is None:
+        out.append("Decision: pending. The package's 224-px reading has no finished GD run, so "
+                   "Table 2 stays at the 64-px reading (a) for now.")
+    elif gd[package] and not any(v for n, v in gd.items() if n != package):
+        out.append("Decision: the package's 224-px reading is the only one whose GD agrees with "
+                   "the paper; it becomes the reading of Table 2's paper profile.")
+    elif not any(v for v in gd.values() if v is not None):
+        out.append("Decision: no reading's GD agrees with the paper's n = 10 column; Table 2 "
+                   "keeps the 64-px reading (a) and says so beside its numbers.")
+    else:
+        fits = [n for n, v in gd.items() if v]
+        out.append("Decision: open. GD agrees with the paper under " + " and ".join(fits)
+                   + "; the sign-FA runs under those readings decide between them.")
+    return out
