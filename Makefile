@@ -6,7 +6,7 @@ SHARED  ?= ../shared/data
 FALIGN_DATA ?= $(abspath data)
 export FALIGN_DATA
 
-.PHONY: venv data test book bench clean reproduce notebooks browser runs background device-data pending pack-runs unpack-runs
+.PHONY: venv data test book student-book bench clean reproduce notebooks browser runs background device-data pending pack-runs unpack-runs
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,10 @@ browser:
 
 book: venv
 	$(VENV)/bin/jupyter-book build --warningiserror --keep-going .
+
+# The same book without the exercises' solutions (cells tagged "solution"), for handing out.
+student-book: venv
+	$(PY) -m falign.notebooks student-book --out _build/student
 
 bench: venv
 	$(PY) scripts/benchmark.py

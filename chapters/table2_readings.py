@@ -39,6 +39,26 @@
 # step at either size), so a 224-pixel run takes several sessions on this CPU and resumes from
 # its checkpoint in each. On a GPU each cell is minutes.
 
+# %% tags=["remove-cell"]
+# On Colab: fetch the book (its library and stored runs) and install the library; anywhere
+# else this cell does nothing.  To re-train on Colab's GPU, set profile = "quick" and
+# train_missing = True in the next cell (device "auto" picks the GPU).
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    BOOK = "/content/book"
+    if not os.path.isdir(BOOK):
+        subprocess.run(["git", "clone", "--depth", "1",
+                        "https://github.com/falign-book/feedback-alignment-reproduced", BOOK],
+                       check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", BOOK],
+                       check=True)
+    sys.path.insert(0, f"{BOOK}/src")
+    os.environ.setdefault("FALIGN_DATA", f"{BOOK}/data")
+    os.chdir(f"{BOOK}/chapters")
+
 # %% tags=["parameters"]
 profile = "paper"          # paper | quick | smoke
 device = "auto"            # auto picks CUDA when present
@@ -101,12 +121,84 @@ display(Markdown("\n".join(f"- {line}" for line in
 provenance_card(sweep)
 
 # %% [markdown]
-# ## What to try
+# ## Exercises
+
+# %% [markdown]
+# :::{admonition} Exercise 1: how large is a random resized crop?
+# :class: tip
+# The package draws the crop's area uniformly between 8% and 100% of the image and its aspect
+# ratio log-uniformly between 3/4 and 4/3, and draws again when the box does not fit. Predict
+# whether the mean area is above, at or below the 54% of a uniform draw on $[0.08, 1]$, and how
+# many pixels wide the smallest crops of a 64-pixel image are before they are blown up to 224.
+# Check with 10,000 boxes from `image_classification.random_resized_boxes`.
+# :::
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Solution to exercise 1
+# Below 54%: a large box with an aspect ratio away from 1 does not fit in a square image (its
+# area must stay under $\min(r, 1/r)$ for ratio $r$), so large areas are redrawn more often than
+# small ones and the accepted areas lean small, to a mean near 49%. The smallest crops cover 8% of
+# the area, about $\sqrt{0.08}\times 64 \approx 18$ pixels on a side (16 to 22 with the
+# aspect ratio), so under reading (c) some training images are an 18-pixel patch magnified more
+# than twelvefold.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+import torch
+
+from falign.families import image_classification
+
+boxes = image_classification.random_resized_boxes(10_000, 64, 64, torch.Generator().manual_seed(0))
+area = boxes[:, 2] * boxes[:, 3] / 64 ** 2
+print(f"mean area: {100 * float(area.mean()):.1f}% of the image")
+small = boxes[area < 0.09]
+print(f"crops under 9% of the area: {len(small)}, widths {int(small[:, 3].min())} to "
+      f"{int(small[:, 3].max())} px, heights {int(small[:, 2].min())} to {int(small[:, 2].max())} px")
+
+# %% [markdown]
+# :::{admonition} Exercise 2: what 224 pixels cost
+# :class: tip
+# Reading (c) feeds the same 64-pixel images to the network at 224 pixels. Predict the ratio
+# of multiply-adds per image between 224 and 64 pixels for ResNet-18, then count them: register
+# forward hooks on every convolution and linear layer and add up, for each, its output size
+# times the multiply-adds per output value.
+# :::
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Solution to exercise 2
+# Every convolution's work scales with the area of its output map, and every map is
+# $224/64 = 3.5$ times larger per side, so the ratio is close to $3.5^2 = 12.25$; only the
+# final linear layer does not grow. ResNet-18 costs about 1.8 billion multiply-adds per image at
+# 224 pixels and about 0.15 billion at 64. A training step is about three forward passes, which
+# is why one 224-pixel run is several sessions of this book's CPU and minutes on a GPU.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+from falign.models import resnet18
+
+
+def multiply_adds(size: int) -> int:
+    net, total = resnet18(num_classes=10).eval(), []
+
+    def count(module, inputs, output):
+        per_output = module.weight[0].numel()          # in_channels/groups x kernel area, or in_features
+        total.append(output.numel() * per_output)
+
+    hooks = [m.register_forward_hook(count) for m in net.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        net(torch.zeros(1, 3, size, size))
+    for hook in hooks:
+        hook.remove()
+    return sum(total)
+
+
+low, high = multiply_adds(64), multiply_adds(224)
+print(f"64 px: {low / 1e9:.3f} G multiply-adds; 224 px: {high / 1e9:.3f} G; ratio {high / low:.2f}")
+
+# %% [markdown]
+# ### Going further
 #
-# - The package's crop draws 8–100% of the image area. On 64-pixel images the smallest crops
-#   are about 18 pixels wide before they are blown up to 224. Train reading (b) with a gentler
-#   crop by changing `scale` in `falign.families.image_classification.random_resized_boxes` and
-#   predict first whether GD's test accuracy rises or falls.
-# - Reading (c) changes three things at once, as the package does. Which of them would you
-#   separate first, and what does a 224-pixel input change in the network itself (hint: the
-#   size of the last block's feature map)?
+# - Reading (c) changes three things at once, as the package does. Train GD with only
+#   `resolution=224` changed (`overrides` on the Table 2 chapter) to separate the input size
+#   from the augmentation.

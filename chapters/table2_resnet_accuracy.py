@@ -35,6 +35,26 @@
 # below are the ones a reader with the full download gets too; at $n = 50$ the subset is the
 # whole of the available pool.
 
+# %% tags=["remove-cell"]
+# On Colab: fetch the book (its library and stored runs) and install the library; anywhere
+# else this cell does nothing.  To re-train on Colab's GPU, set profile = "quick" and
+# train_missing = True in the next cell (device "auto" picks the GPU).
+import os
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    BOOK = "/content/book"
+    if not os.path.isdir(BOOK):
+        subprocess.run(["git", "clone", "--depth", "1",
+                        "https://github.com/falign-book/feedback-alignment-reproduced", BOOK],
+                       check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", BOOK],
+                       check=True)
+    sys.path.insert(0, f"{BOOK}/src")
+    os.environ.setdefault("FALIGN_DATA", f"{BOOK}/data")
+    os.chdir(f"{BOOK}/chapters")
+
 # %% tags=["parameters"]
 profile = "paper"          # paper | quick | smoke
 device = "auto"            # auto picks CUDA when present
@@ -56,6 +76,13 @@ sweep = load_results("resnet_tiny_imagenet", profile, results, device, data_root
 show_status(sweep)
 acc = analysis.accuracy_table(sweep.table, sweep.cells)
 paper = paper_values.table2()
+# The paper's gaps, glued into the prose below.
+from falign.chapters import glue
+
+ref = paper.set_index(["n_classes", "rule"])["mean"]
+for n in resnet_tiny_imagenet.PAPER_N:
+    glue(f"paper_gd_minus_signfa_{n}", ref[n, "bp"] - ref[n, "signfa"], display=False)
+    glue(f"paper_adafa_minus_fa_{n}", ref[n, "adafa"] - ref[n, "fa"], display=False)
 
 # %% [markdown]
 # ## The table
@@ -75,11 +102,13 @@ fig = plots.accuracy_vs_classes(acc, paper)
 # %% [markdown]
 # ## The paper's claims, checked
 #
-# The paper reads Table 2 as it reads Table 1: sign-FA stays close to GD (within 2.6, 2.9 and
-# 5.7 points at $n$ = 10, 25, 50), both well above FA and adaFA, and every rule loses accuracy
-# as $n$ grows. Initialisation helps less here than on CIFAR-100: adaFA leads FA by 2.0 points
-# at $n = 10$, trails it by 4.8 at $n = 25$ and ties at $n = 50$. Each sentence below is
-# computed from the stored runs:
+# The paper reads Table 2 as it reads Table 1: sign-FA stays close to GD (GD leads by
+# {glue:text}`paper_gd_minus_signfa_10:.1f`, {glue:text}`paper_gd_minus_signfa_25:.1f` and
+# {glue:text}`paper_gd_minus_signfa_50:.1f` points at $n$ = 10, 25, 50), both well above FA and
+# adaFA, and every rule loses accuracy as $n$ grows. Initialisation helps less here than on
+# CIFAR-100: adaFA minus FA is {glue:text}`paper_adafa_minus_fa_10:+.1f`,
+# {glue:text}`paper_adafa_minus_fa_25:+.1f` and {glue:text}`paper_adafa_minus_fa_50:+.1f` points,
+# so adaFA falls below FA at $n = 25$. Each sentence below is computed from the stored runs:
 
 # %%
 display(Markdown("\n".join(f"- {line}" for line in
@@ -139,18 +168,121 @@ analysis.rounded(final.T, 3)
 provenance_card(sweep)
 
 # %% [markdown]
-# ## What to try
+# ## Exercises
+
+# %% [markdown]
+# :::{admonition} Exercise 1: what the converter touches
+# :class: tip
+# `falign.convert` swaps every `nn.Conv2d` and `nn.Linear` for a layer with a feedback matrix
+# and leaves batch normalisation alone. Before counting, predict: how many feedback matrices
+# does ResNet-18 with 10 outputs get, how many numbers do they hold together, and what
+# fraction of the network's trainable parameters sit in batch-norm layers, which learn from
+# their own local gradient? Check with `resnet_tiny_imagenet.build_model` on a spec from
+# `resnet_tiny_imagenet.run_specs(resnet_tiny_imagenet.PROFILES["smoke"])`, with
+# `n_classes` set to 10.
+# :::
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Solution to exercise 1
+# One feedback matrix per converted layer: the stem convolution, 16 convolutions in the eight
+# basic blocks, 3 one-by-one shortcut convolutions and the head, 21 in all. Each has the shape
+# of its layer's weight, so together they hold as many numbers as the forward weights, a little
+# over 11 million. Batch norm adds a scale and a shift per channel after each of the 20
+# convolutions, under 10 thousand numbers: about 0.1% of the parameters learn from their own
+# exact gradient, given whatever error the rule delivers to them.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+import torch
+
+from falign.layers import feedback_layers
+
+spec = {**resnet_tiny_imagenet.run_specs(resnet_tiny_imagenet.PROFILES["smoke"])[0],
+        "n_classes": 10, "rule": "fa"}
+net = resnet_tiny_imagenet.build_model(spec)
+converted = feedback_layers(net)
+feedback_numbers = sum(layer.feedback.numel() for layer in converted)
+weights = sum(layer.weight.numel() for layer in converted)
+norm_params = sum(p.numel() for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)
+                  for p in m.parameters())
+total = sum(p.numel() for p in net.parameters())
+print(f"converted layers: {len(converted)}")
+print(f"feedback numbers: {feedback_numbers:,} (forward weights: {weights:,})")
+print(f"batch-norm parameters: {norm_params:,} of {total:,} ({100 * norm_params / total:.2f}%)")
+
+# %% [markdown]
+# :::{admonition} Exercise 2: sign-FA's starting alignment, layer by layer
+# :class: tip
+# In the depth-wise figure every sign-FA layer starts at the same cosine, whatever its size.
+# Predict that value for Xavier-uniform weights, and the value it would take if the weights
+# were Gaussian instead. Hint: with $B = s\,\mathrm{sign}(W)$ the cosine is
+# $\lVert W\rVert_1 / (\sqrt{N}\,\lVert W\rVert_F)$ for $N$ weights, a ratio of two
+# averages, $\mathbb{E}|w| / \sqrt{\mathbb{E} w^2}$. Check on the 21 layers of a sign-FA
+# ResNet-18, and on the same layers redrawn from a normal distribution.
+# :::
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Solution to exercise 2
+# For $w$ uniform on $[-a, a]$, $\mathbb{E}|w| = a/2$ and $\mathbb{E}w^2 = a^2/3$, so the
+# cosine is $(a/2)/(a/\sqrt3) = \sqrt3/2 \approx 0.866$, for every layer large enough for
+# the averages to settle (the smallest here, the head, has 5,120). For Gaussian weights
+# $\mathbb{E}|w| = \sigma\sqrt{2/\pi}$, so the cosine is $\sqrt{2/\pi} \approx 0.798$. Both
+# are far above Proposition 5.3's floor $1/\sqrt N$, which is below 0.015 for every layer.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+from falign.measurements import alignment_cosine_from
+
+signfa = resnet_tiny_imagenet.build_model({**spec, "rule": "signfa"})
+uniform, gaussian = [], []
+gen = torch.Generator().manual_seed(0)
+for layer in feedback_layers(signfa):
+    w = layer.weight.detach().flatten()
+    uniform.append(float(alignment_cosine_from(w, layer.feedback.flatten(), 1)))
+    g = torch.randn(w.shape, generator=gen)
+    gaussian.append(float(alignment_cosine_from(g, torch.sign(g), 1)))
+print(f"Xavier-uniform: {min(uniform):.4f} to {max(uniform):.4f} (sqrt(3)/2 = {3 ** 0.5 / 2:.4f})")
+print(f"Gaussian:       {min(gaussian):.4f} to {max(gaussian):.4f} (sqrt(2/pi) = {(2 / torch.pi) ** 0.5:.4f})")
+
+# %% [markdown]
+# :::{admonition} Exercise 3: how small the picture gets
+# :class: tip
+# ResNet-18 was built for 224-pixel ImageNet images; here it sees 64 pixels. Predict the
+# spatial size of the feature map after the stem (convolution and max-pool) and after each of
+# the four stages, at 64 and at 224 pixels, then measure it with forward hooks. What does the
+# last stage's $3\times3$ convolution see at 64 pixels?
+# :::
+
+# %% [markdown] tags=["solution"]
+# :::{dropdown} Solution to exercise 3
+# The stem halves the size twice (stride-2 convolution, stride-2 max-pool) and stages 2 to 4
+# halve it once each: $64 \to 16 \to 16 \to 8 \to 4 \to 2$, against
+# $224 \to 56 \to 56 \to 28 \to 14 \to 7$. At 64 pixels the last stage's $3\times3$
+# convolutions work on a $2\times2$ map, mostly zero padding: the network has far less spatial
+# structure to learn from than the architecture assumes, one reason the package's 224-pixel
+# reading (next chapter) may train a different network in effect.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+plain = resnet_tiny_imagenet.build_model({**spec, "rule": "bp"}).eval()
+for size in (64, 224):
+    shapes = []
+    hooks = [getattr(plain, name).register_forward_hook(
+        lambda m, i, o, name=name: shapes.append(f"{name} {o.shape[-1]}x{o.shape[-2]}"))
+        for name in ("maxpool", "layer1", "layer2", "layer3", "layer4")]
+    with torch.no_grad():
+        plain(torch.zeros(1, 3, size, size))
+    for hook in hooks:
+        hook.remove()
+    print(f"{size} px: " + ", ".join(shapes))
+
+# %% [markdown]
+# ### Going further
 #
 # - Train the `quick` profile yourself (`make reproduce CHAPTER=table2_resnet_accuracy
-#   PROFILE=quick`; about 40 minutes per run on one CPU core, 8 runs): the runs are seeded,
+#   PROFILE=quick`; about 45 minutes per run on one CPU core, 8 runs): the runs are seeded,
 #   so on the same device type your numbers match ours to the last digit.
-# - Add flips and crops: `overrides = {"augmentation": "flip_crop"}` (mirror plus an 8-pixel
-#   padded crop). Which rule gains most, and does the ordering change?
-# - Normalise with ImageNet's fixed constants, as the paper's package does:
-#   `overrides = {"normalization": "imagenet_constants"}`. Would you expect any rule's accuracy
-#   to move by more than its standard error? (The stem convolution is followed by batch
-#   normalisation, which cancels a constant shift of its input up to the zero-padded border,
-#   but not a change of scale from one colour channel to another.)
-# - FA's head (`fc`) aligns first in the LeNet. Predict, before looking at the figure above,
-#   whether ResNet-18's stem convolution ends more or less aligned than its head under FA, and
-#   why the residual shortcuts might matter for it.
+# - Add flips and crops, `overrides = {"augmentation": "flip_crop"}` (a mirror and an 8-pixel
+#   padded crop), or ImageNet's fixed channel constants,
+#   `overrides = {"normalization": "imagenet_constants"}`, and see which rule moves by more
+#   than its standard error.

@@ -304,3 +304,11 @@ def final_alignment(table: pd.DataFrame, layers) -> pd.DataFrame:
     out = final.groupby(["n_classes", "rule"])[cols].mean()
     out.columns = list(layers)
     return out
+
+
+def agrees(mean: float, se: float, paper_mean: float, paper_se: float) -> bool:
+    """Our cell agrees with the paper's when they differ by at most two standard errors of the
+    difference; a cell with one repeat has no standard error of its own and borrows the
+    paper's (the spread of a single run is about that of the paper's repeats)."""
+    ours_se = paper_se if se != se else se
+    return bool(abs(mean - paper_mean) <= 2.0 * (ours_se ** 2 + paper_se ** 2) ** 0.5)

@@ -153,3 +153,15 @@ def show_status(sweep: SweepResults) -> None:
     banner = status_banner(sweep)
     if banner is not None:
         display(banner)
+
+
+def glue(name: str, value, display: bool = False):
+    """Store `value` under `name` for the chapter's prose ({glue:text}`name:.1f`): myst-nb's
+    glue where it is installed (the book's build); elsewhere (e.g. on Colab) the value is only
+    returned, and the prose shows the role unrendered."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, value, display=display)
+    return value

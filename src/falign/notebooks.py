@@ -10,8 +10,18 @@ ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = ROOT / "chapters"
 
 
+# Pages computed from the result store that regenerate no figure or table of their own (and so
+# have no exercises).
+PAGES = ("scoreboard",)
+
+
 def chapter_names() -> list[str]:
     return sorted(p.stem for p in CHAPTERS.glob("*.py"))
+
+
+def results_chapters() -> list[str]:
+    """The chapters that regenerate a figure or table of a paper."""
+    return [name for name in chapter_names() if name not in PAGES]
 
 
 def execute_chapter(name: str, output: Path, parameters: dict | None = None,
@@ -75,6 +85,51 @@ def _strip_volatile(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+# ---------------------------------------------------------------------------- student build
+SOLUTION_TAG = "solution"     # a cell with this tag is a worked solution: the student build drops it
+# What a book build reads besides the chapters' notebooks.
+BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "references.md", "references.bib",
+              "teaching.md", "_static")
+
+
+def strip_solutions(notebook):
+    """The notebook without its cells tagged SOLUTION_TAG (in place); returns it."""
+    notebook.cells = [c for c in notebook.cells
+                      if SOLUTION_TAG not in c.get("metadata", {}).get("tags", [])]
+    return notebook
+
+
+def student_sources(out: Path) -> Path:
+    """A copy of the book's sources under <out>/src whose chapter notebooks have no solution
+    cells; the exercises stay.  Returns the folder to build."""
+    import shutil
+
+    import nbformat
+    src = Path(out) / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    (src / "chapters").mkdir(parents=True)
+    for name in BOOK_FILES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, src / name)
+        elif path.exists():
+            shutil.copy2(path, src / name)
+    for notebook in sorted(CHAPTERS.glob("*.ipynb")):
+        nb = strip_solutions(nbformat.read(notebook, as_version=4))
+        nbformat.write(nb, src / "chapters" / notebook.name)
+    return src
+
+
+def student_book(out: Path) -> Path:
+    """Build the book without solutions (for handing out) into <out>/src/_build/html."""
+    import subprocess
+    src = student_sources(out)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    subprocess.run([str(jb), "build", "--warningiserror", "--keep-going", str(src)], check=True)
+    return src / "_build" / "html"
+
+
 def main(argv: list[str] | None = None) -> None:
     from .families import families         # here, not at import: it loads torch
 
@@ -89,7 +144,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--results", type=Path, default=ROOT / "results")
     p.add_argument("--out", type=Path, default=ROOT / "_build" / "reproduced")
+    st = sub.add_parser("student-book", help="build the book without the exercises' solutions")
+    st.add_argument("--out", type=Path, default=ROOT / "_build" / "student")
     args = parser.parse_args(argv)
+    if args.command == "student-book":
+        print(f"student book (no solutions): {student_book(args.out)}/index.html")
+        return
     names = args.chapters or chapter_names()
     unknown = sorted(set(names) - set(chapter_names()))
     if unknown:

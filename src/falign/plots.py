@@ -223,3 +223,23 @@ def alignment_by_depth(table: pd.DataFrame, layers, *, epochs=None, height: floa
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
                     frameon=False)
     return grid
+
+
+# Statuses of the scoreboard (falign.scoreboard), in Paul Tol's colour-blind-safe "muted" hues,
+# none of them a rule's colour.
+STATUS_COLORS = {"reproduced": "#117733", "differs": "#882255", "pending GPU run": "#ddcc77",
+                 "not reproducible here": "#aaaaaa"}
+
+
+def status_bars(counts: pd.DataFrame) -> plt.Figure:
+    """The scoreboard's tally (rows: items, columns: statuses) as stacked horizontal bars."""
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(counts) + 1.2))
+    left = np.zeros(len(counts))
+    for status, colour in STATUS_COLORS.items():
+        values = counts[status].to_numpy() if status in counts else np.zeros(len(counts))
+        ax.barh(counts.index, values, left=left, color=colour, label=status, edgecolor="white")
+        left += values
+    ax.invert_yaxis()
+    ax.set_xlabel("rows of the scoreboard (printed numbers and claims)")
+    ax.legend(ncol=2, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    return fig

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from .. import analysis
 from . import image_classification, resnet_tiny_imagenet
 # group_key and train_group are the ResNet family's own: the runs are ResNet runs.
 from .resnet_tiny_imagenet import PAPER, ResNetProtocol, group_key, train_group  # noqa: F401
@@ -84,12 +85,8 @@ def readings_table(acc: pd.DataFrame, base: ResNetProtocol = PAPER,
     return image_classification.readings_table(acc, READINGS, base, rules=RULES, paper=ref)
 
 
-def matches(mean: float, se: float, paper_mean: float, paper_se: float) -> bool:
-    """Our cell agrees with the paper's when they differ by at most two standard errors of the
-    difference; a cell with one repeat has no standard error of its own and borrows the
-    paper's (the spread of a single run is about that of the paper's repeats)."""
-    ours_se = paper_se if se != se else se
-    return abs(mean - paper_mean) <= 2.0 * (ours_se ** 2 + paper_se ** 2) ** 0.5
+# Agreement with a printed cell: within two standard errors of the difference.
+matches = analysis.agrees
 
 
 def decision(acc: pd.DataFrame, paper: pd.DataFrame, base: ResNetProtocol = PAPER) -> list[str]:
