@@ -159,6 +159,10 @@ def glue(name: str, value, display: bool = False):
     """Store `value` under `name` for the chapter's prose ({glue:text}`name:.1f`): myst-nb's
     glue where it is installed (the book's build); elsewhere (e.g. on Colab) the value is only
     returned, and the prose shows the role unrendered."""
+    import numbers
+
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = float(value)            # numpy scalars render as "np.float64(...)" otherwise
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
