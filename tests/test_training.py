@@ -103,3 +103,15 @@ def test_convert_keeps_forward_pass_and_counts_layers():
     net = lenet(num_classes=5)
     names = [type(m).__name__ for m in falign.feedback_layers(falign.convert(net, "fa"))]
     assert names == ["FeedbackConv2d"] * 3 + ["FeedbackLinear"] * 2
+
+
+def test_a_bare_layer_converts_to_its_feedback_copy():
+    layer = torch.nn.Linear(6, 3)
+    converted = falign.convert(layer, "fa", seed=2)
+    assert type(converted).__name__ == "FeedbackLinear" and converted.rule == "fa"
+    assert torch.equal(converted.weight, layer.weight) and torch.equal(converted.bias, layer.bias)
+    x = torch.randn(4, 6, requires_grad=True)
+    converted(x).sum().backward()
+    # the input's gradient goes through B, not W (Lillicrap et al. 2016's delta = B^T e)
+    torch.testing.assert_close(x.grad, torch.ones(4, 3) @ converted.feedback)
+    assert not torch.allclose(x.grad, torch.ones(4, 3) @ layer.weight.detach())

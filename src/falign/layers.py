@@ -245,9 +245,12 @@ def convert(model: nn.Module, rule: str, *, seed: int = 0,
     initialisation seed).  For direct rules the last converted layer is the output layer; conv
     layers need `example_input` (or one forward pass) to size their dense DFA matrices.  mdfa
     makes the network a mono-net (Lechner 2020, Def. 1) by taking |W| of every layer but the
-    first.  Returns the model.
+    first.  Returns the model (a bare nn.Linear or nn.Conv2d: its converted copy).
     """
     get_rule(rule)
+    if type(model) in (nn.Linear, nn.Conv2d):
+        # A bare layer has no parent to swap it in: return its converted copy (the output layer).
+        return convert(nn.Sequential(model), rule, seed=seed, example_input=example_input)[0]
     targets: list[tuple[nn.Module, str, nn.Module]] = []
     for parent_name, parent in model.named_modules():
         for name, child in parent.named_children():
