@@ -54,7 +54,7 @@ board = scoreboard(results)
 # %% [markdown]
 # ## Status by item
 
-# %%
+# %% mystnb={"image": {"alt": "Stacked horizontal bars, one per paper item, counting the scoreboard's rows by status: reproduced, differs, pending GPU run, not reproducible here."}}
 counts = tally(board)
 fig = plots.status_bars(counts)
 counts

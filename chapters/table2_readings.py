@@ -93,7 +93,7 @@ readings.readings_table(acc, sweep.protocol.base, paper_values.table2())
 # One row per reading with runs. With augmentation the running training accuracy is measured
 # on augmented images, so it sits below the accuracy on the plain training images.
 
-# %%
+# %% mystnb={"image": {"alt": "Training and test accuracy in percent against epoch, one row of panels per reading of the protocol, one line per learning rule."}}
 curves = sweep.table.assign(reading=[readings.reading_of(s, sweep.protocol.base)[:3]
                                      for s in sweep.table.to_dict("records")])
 grid = plots.accuracy_curves(curves, row="reading", row_title="reading {row_name}")

@@ -221,18 +221,19 @@ def test_every_page_renders_with_its_figures_and_working_links(site, browser):
         assert "404" not in title and title, f"{page}: no title"
         images = browser.execute_script(
             "return Array.from(document.querySelectorAll('main img')).map("
-            "i => [i.getAttribute('src'), i.complete, i.naturalWidth, i.getAttribute('alt')])")
-        for src, complete, width, alt in images:
+            "i => [i.getAttribute('src'), i.complete, i.naturalWidth, i.getAttribute('alt'),"
+            " i.closest('.cell_output') !== null])")
+        for src, complete, width, alt, is_output in images:
             if not complete or width == 0:
                 problems.append(f"{page}: image {src} did not load")
             # a figure says what it shows to a reader who cannot see it (alt text from the
             # cell's mystnb.image.alt metadata; the file name is what myst-nb falls back to)
-            if width > 100 and (not alt or len(alt) < 40 or alt in src):
+            if is_output and width > 100 and (not alt or len(alt) < 40 or alt in src):
                 problems.append(f"{page}: figure {src} has no alt text describing it")
         links = browser.execute_script(
             "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
         if page.startswith("chapters/"):
-            figures = [i for i in images if i[2] > 100]
+            figures = [i for i in images if i[2] > 100 and i[4]]
             if not figures:
                 problems.append(f"{page}: no figure on the page")
             # the launch buttons open this chapter's notebook in Colab and on Binder
