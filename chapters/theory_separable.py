@@ -64,24 +64,15 @@
 # :::
 
 # %% tags=["remove-cell"]
-# On Colab: fetch the book (its library and stored runs) and install the library; anywhere
-# else this cell does nothing.  To re-train on Colab's GPU, set profile = "quick" and
-# train_missing = True in the next cell (device "auto" picks the GPU).
-import os
+# On Colab: clone the book (library and stored runs) and set it up; elsewhere: nothing.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    BOOK = "/content/book"
-    if not os.path.isdir(BOOK):
-        subprocess.run(["git", "clone", "--depth", "1",
-                        "https://github.com/falign-book/feedback-alignment-reproduced", BOOK],
-                       check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", BOOK],
-                       check=True)
-    sys.path.insert(0, f"{BOOK}/src")
-    os.environ.setdefault("FALIGN_DATA", f"{BOOK}/data")
-    os.chdir(f"{BOOK}/chapters")
+    subprocess.run(["git", "clone", "-q", "--depth", "1",
+                    "https://github.com/falign-book/feedback-alignment-reproduced", "/content/book"])
+    sys.path.insert(0, "/content/book/src")
+    __import__("falign.colab").colab.setup("/content/book")
 
 # %% tags=["parameters"]
 profile = "paper"          # theory chapters compute the same at every profile

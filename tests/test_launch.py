@@ -30,3 +30,27 @@ def test_first_code_cell_installs_the_library_on_colab_only(name):
     before = __import__("os").getcwd()
     exec(compile(first.source, f"{name}: install cell", "exec"), {})
     assert __import__("os").getcwd() == before
+
+
+def test_colab_setup_installs_the_clone_and_runs_from_its_chapters(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    from falign import colab
+
+    (tmp_path / "chapters").mkdir()
+    calls = []
+    monkeypatch.setattr(colab.subprocess, "run", lambda cmd, check: calls.append(cmd))
+    monkeypatch.delenv("FALIGN_DATA", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = os.getcwd()
+    try:
+        colab.setup(str(tmp_path))
+        assert calls == [[sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e",
+                          str(tmp_path)]]
+        assert sys.path[0] == f"{tmp_path}/src"
+        assert os.environ["FALIGN_DATA"] == f"{tmp_path}/data"
+        assert os.getcwd() == str(tmp_path / "chapters")
+    finally:
+        os.chdir(before)
+        os.environ.pop("FALIGN_DATA", None)
