@@ -182,8 +182,8 @@ if {"bp", "signfa", "adafa", "fa"} <= set(ours10.dropna(subset=["mean"]).index):
 
 # %% [markdown]
 # When this was written, the $n = 10$ column held {glue:text}`runs_n10:.0f` of its
-# {glue:text}`planned_n10:.0f` planned runs (one repeat per rule; the `quick` profile's second
-# repeats were training) and the $n = 25$ and $n = 50$ columns were pending GPU time, so the
+# {glue:text}`planned_n10:.0f` planned runs (one or two repeats per rule; the `quick`
+# profile's second repeats were training) and the $n = 25$ and $n = 50$ columns were pending GPU time, so the
 # claims about how the gaps change with $n$ are not checked yet.
 #
 # - **Agree: the ordering.** GD above sign-FA above adaFA above FA, as in the paper (the
@@ -202,7 +202,7 @@ if {"bp", "signfa", "adafa", "fa"} <= set(ours10.dropna(subset=["mean"]).index):
 #   {glue:text}`ours_gd_minus_signfa_10:.1f` points here, against
 #   {glue:text}`paper_gd_minus_signfa_10:.1f` in the paper; adaFA leads FA by
 #   {glue:text}`ours_adafa_minus_fa_10:.1f` (paper: {glue:text}`paper_adafa_minus_fa_10:.1f`).
-#   With one repeat per rule these gaps carry no standard error yet.
+#   With one or two repeats per rule these gaps carry no useful standard error yet.
 # - **Alignment stays at the head for FA.** FA's output layer ends at a cosine of
 #   {glue:text}`fa_fc_cos:.2f`, while every convolution stays within
 #   {glue:text}`fa_conv_cos_max:.3f` of zero: in 50 epochs the alignment that FA builds does not
