@@ -206,9 +206,7 @@ fig.tight_layout()
 
 # %%
 n, d, m = 10, 40, 20
-gen = torch.Generator().manual_seed(0)
-X = torch.randn(n, d, generator=gen, dtype=torch.float64) / d ** 0.5
-y = torch.randn(n, generator=gen, dtype=torch.float64)
+X, y = theory.regression_data(n, d, seed=0)
 b2 = theory.random_feedback(m, seed=1)
 W1_0, _ = theory.two_layer_init(d, m, scale=0.3, seed=2)
 alpha_lin = theory.linear_dominance_alpha(X, W1_0, b2, b2)

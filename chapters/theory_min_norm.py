@@ -78,9 +78,7 @@ from falign.chapters import glue
 
 plots.set_style()
 n, d, m = 10, 40, 20
-gen = torch.Generator().manual_seed(0)
-X = torch.randn(n, d, generator=gen, dtype=torch.float64) / d ** 0.5
-y = torch.randn(n, generator=gen, dtype=torch.float64)
+X, y = theory.regression_data(n, d, seed=0)
 b2 = theory.random_feedback(m, seed=1)
 target = theory.min_norm_solution(X, y)
 off_row = torch.eye(d, dtype=torch.float64) - torch.linalg.pinv(X) @ X

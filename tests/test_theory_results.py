@@ -74,9 +74,7 @@ def test_gradient_descent_sits_on_the_corrected_bound(beta):
 
 
 def test_linear_fa_run_is_alignment_dominant_with_the_a_priori_constant():
-    gen = torch.Generator().manual_seed(0)
-    X = torch.randn(10, 40, generator=gen, dtype=F64) / 40 ** 0.5
-    y = torch.randn(10, generator=gen, dtype=F64)
+    X, y = theory.regression_data(10, 40, seed=0)
     b2 = theory.random_feedback(20, seed=1)
     W1, _ = theory.two_layer_init(40, 20, scale=0.3, seed=2)
     alpha = theory.linear_dominance_alpha(X, W1, b2, b2)
@@ -300,9 +298,8 @@ def test_prop_5_7_on_generic_separable_data():
 
 # ------------------------------------------------------------------ minimum norm (arXiv v1)
 def min_norm_problem():
-    gen = torch.Generator().manual_seed(0)
-    X = torch.randn(10, 40, generator=gen, dtype=F64) / 40 ** 0.5
-    return X, torch.randn(10, generator=gen, dtype=F64), theory.random_feedback(20, seed=1)
+    X, y = theory.regression_data(10, 40, seed=0)
+    return X, y, theory.random_feedback(20, seed=1)
 
 
 def test_fa_from_zero_reaches_the_minimum_norm_solution_and_gd_does_not_move():

@@ -91,11 +91,16 @@ def load_results(family: str, profile: str = "paper", results: str | Path = "res
                         len(specs), stored, cells)
 
 
+def run_provenances(sweep: SweepResults) -> list[dict]:
+    """The provenance records of the runs a chapter shows (one store read)."""
+    keys = set(sweep.table.run_key)
+    return [r["provenance"] for r in sweep.store.records() if r["key"] in keys]
+
+
 def provenance_card(sweep: SweepResults) -> pd.DataFrame:
     """Where the chapter's numbers come from: profile, data, runs, devices, compute, versions,
     code."""
-    keys = set(sweep.table.run_key)
-    prov = [r["provenance"] for r in sweep.store.records() if r["key"] in keys]
+    prov = run_provenances(sweep)
     wall = sum(p["wall_time_s"] for p in prov)
     commits = sorted({(p["code"].get("git_commit") or "unknown")[:10] for p in prov})
     sources = sorted({p["code"]["falign_source_sha256"] for p in prov})

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis, paper_values
-from .chapters import load_results
+from .chapters import load_results, run_provenances
 
 RULE_NAMES = {"fa": "FA", "adafa": "adaFA", "signfa": "sign-FA", "bp": "GD"}
 CHAPTER = {"fig2": "fig2_conservation", "table3": "table3_deviations", "fig3": "fig3_alignment",
@@ -36,8 +36,8 @@ def _load(family: str, results):
 
 
 def _source(sweep) -> str:
-    devices = sorted({p["device"].split(":")[0] for r in sweep.store.records()
-                      for p in [r["provenance"]] if r["key"] in set(sweep.table.run_key)})
+    """Profile and device kinds of a sweep's runs."""
+    devices = sorted({p["device"].split(":")[0] for p in run_provenances(sweep)})
     return f"{sweep.profile} ({', '.join(devices)})"
 
 
@@ -50,6 +50,7 @@ def accuracy_rows(item: str, chapter: str, sweep, paper: pd.DataFrame,
                   stand_in: bool) -> list[dict]:
     """One row per (n, rule) cell of Table 1 or 2."""
     acc = analysis.accuracy_table(sweep.table, sweep.cells) if sweep is not None else None
+    source = _source(sweep) if sweep is not None else "-"
     rows = []
     for p in paper.itertuples():
         printed = f"{p.mean:.1f} ± {p.se:.1f}"
@@ -66,7 +67,7 @@ def accuracy_rows(item: str, chapter: str, sweep, paper: pd.DataFrame,
         else:
             status = "reproduced" if analysis.agrees(c["mean"], c.se, p.mean, p.se) else "differs"
         rows.append(_row(item, what, printed, ours, f"{int(c.stored)}/{int(c.planned)}",
-                         _source(sweep), status, chapter))
+                         source, status, chapter))
     return rows
 
 
@@ -96,6 +97,7 @@ def table3_rows(sweep) -> list[dict]:
     ours = analysis.mean_se(analysis.run_deviations(sweep.table, analysis.TABLE3_READING),
                             "deviation", ["width", "rule"])
     both = ours.merge(paper, on=["width", "rule"], suffixes=("", "_paper"))
+    source = _source(sweep)
     rows = []
     for rule in RULE_NAMES:
         b = both[both.rule == rule]
@@ -106,7 +108,7 @@ def table3_rows(sweep) -> list[dict]:
                          f"{b.mean_paper.iloc[0]:.2g} to {b.mean_paper.iloc[-1]:.2g}",
                          f"{b['mean'].iloc[0]:.2g} to {b['mean'].iloc[-1]:.2g} "
                          f"(within 2x at {close} of {len(b)} widths)",
-                         f"{int(b.n.sum())}", _source(sweep), status, "table3"))
+                         f"{int(b.n.sum())}", source, status, "table3"))
     return rows
 
 

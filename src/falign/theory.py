@@ -237,6 +237,15 @@ def two_layer_init(d: int, m: int, *, scale: float, seed: int
     return W1, w2
 
 
+def regression_data(n: int, d: int, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """An under-determined regression problem (n < d): X ~ N(0, 1/d) entries, y ~ N(0, 1),
+    the setting of Theorem 5.1's linear FA run and of the minimum-norm result."""
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=gen, dtype=DTYPE) / d ** 0.5
+    y = torch.randn(n, generator=gen, dtype=DTYPE)
+    return X, y
+
+
 def random_feedback(m: int, *, seed: int) -> torch.Tensor:
     """FA's fixed feedback b2 (m,), drawn N(0, 1/m) from a seeded generator."""
     gen = torch.Generator().manual_seed(seed)

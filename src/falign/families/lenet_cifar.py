@@ -20,7 +20,6 @@ from ..layers import convert
 from ..models import LeNet, lenet
 from ..store import spec_key
 from ..sweep import RunContext, RunResult
-from ..training import TrainConfig
 from . import image_classification as images_common
 from .image_classification import (CELL, GRID, PAPER_RULES, ImageTransform,  # noqa: F401
                                    channel_stats, set_precision)
@@ -64,9 +63,6 @@ class LeNetProtocol:
     train_per_class: int | None = None  # None: all; smoke runs cap the images per class
     test_per_class: int | None = None
 
-    def config(self, device: str, data_seed: int, progress: bool | None) -> TrainConfig:
-        spec = {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "data_seed": data_seed}
-        return images_common.train_config(spec, device, progress)
 
 PAPER = LeNetProtocol()
 PROFILES = {
