@@ -6,7 +6,7 @@ SHARED  ?= ../shared/data
 FALIGN_DATA ?= $(abspath data)
 export FALIGN_DATA
 
-.PHONY: venv data test book student-book bench clean reproduce notebooks browser runs background device-data pending pack-runs unpack-runs
+.PHONY: venv data test book sweep student-book bench clean reproduce notebooks browser runs background device-data pending pack-runs unpack-runs
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,17 @@ WORKERS ?= 1
 ARCHIVE ?= _build/runs.tar.gz
 runs: venv data
 	$(PY) -m falign.runs train $(FAMILY) --profile $(PROFILE) --device $(DEVICE) --budget-min $(BUDGET_MIN) --workers $(WORKERS) --results $(RESULTS)
+# The missing runs of FAMILY/PROFILE as one submitit job array: EXECUTOR=slurm (with PARTITION,
+# GPUS per task, CPUS per task, TIME_MIN per task) or EXECUTOR=local (processes here).
+EXECUTOR ?= local
+PARTITION ?=
+GPUS ?= 0
+CPUS ?= 1
+TIME_MIN ?= 60
+sweep: venv data
+	$(PY) -m falign.runs submit $(FAMILY) --profile $(PROFILE) --executor $(EXECUTOR) --device $(DEVICE) \
+	  $(if $(PARTITION),--partition $(PARTITION)) --gpus-per-task $(GPUS) --cpus-per-task $(CPUS) \
+	  --time-min $(TIME_MIN) --results $(RESULTS) --wait
 # One core of a CPU-only session: the queue of pending runs, in order, within one budget.
 QUEUE ?= resnet_tiny_imagenet:quick lenet_cifar:quick lenet_cifar_readings:quick lenet_cifar:paper resnet_tiny_imagenet:paper
 background: venv data

@@ -7,6 +7,8 @@ machines (e.g. from a GPU job back into results/).
     python -m falign.runs list lenet_cifar --profile paper
     python -m falign.runs pack lenet_cifar out.tar.gz      (runs and checkpoints)
     python -m falign.runs unpack out.tar.gz                (into --results, never overwriting)
+    python -m falign.runs submit lenet_cifar:paper --executor slurm --partition gpu \
+        --gpus-per-task 1 --time-min 120                    (a submitit job array: falign.cluster)
 
 A run cut short by the budget is checkpointed under <results>/_checkpoints/ and resumed by the
 next call, to the same result as an uninterrupted run.  --workers N trains N runs at once in
@@ -123,6 +125,26 @@ def train_command(args) -> None:
         print(pending_table(family, profile, args.results))
 
 
+def submit_command(args) -> None:
+    """Submit each target's missing runs as a job array; with --wait, wait and report."""
+    from .cluster import submit
+
+    targets = [(family.NAME, profile) for family, profile in _targets(args)]
+    jobs = submit(targets, args.results, executor=args.executor, logs=args.logs,
+                  partition=args.partition, gpus_per_task=args.gpus_per_task,
+                  cpus_per_task=args.cpus_per_task, time_min=args.time_min,
+                  max_parallel=args.max_parallel, device=args.device, data_root=args.data_root)
+    print(f"submitted {len(jobs)} task(s) to {args.executor}"
+          + (f": job {jobs[0].job_id.split('_')[0]}, logs in {args.logs}" if jobs else
+             " (nothing missing)"))
+    if args.wait:
+        done = [job.result() for job in jobs]
+        print(f"trained {sum(len(d['trained']) for d in done)}, paused "
+              f"{sum(len(d['paused']) for d in done)} (checkpointed; submit again to resume)")
+        for family, profile in _targets(args):
+            print(pending_table(family, profile, args.results))
+
+
 def pack(family_name: str, archive: Path, results: Path,
          max_checkpoint_mb: float | None = None) -> int:
     """Write the family's stored runs and checkpoints into one tar.gz; returns entries.
@@ -182,6 +204,20 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--workers", type=int, default=1)
     t.add_argument("--max-runs", type=int, default=None)
     t.add_argument("--data-root", default=None)
+    sm = sub.add_parser("submit", help="submit the missing runs as a submitit job array "
+                                       "(SLURM, or local processes)")
+    sm.add_argument("targets", nargs="+", metavar="family[:profile]")
+    sm.add_argument("--profile", default="paper")
+    sm.add_argument("--executor", default="local", choices=["local", "slurm"])
+    sm.add_argument("--partition", default=None, help="SLURM partition")
+    sm.add_argument("--gpus-per-task", type=int, default=0)
+    sm.add_argument("--cpus-per-task", type=int, default=1)
+    sm.add_argument("--time-min", type=int, default=60, help="each task's time limit (minutes)")
+    sm.add_argument("--max-parallel", type=int, default=None, help="SLURM array parallelism")
+    sm.add_argument("--device", default="auto")
+    sm.add_argument("--data-root", default=None)
+    sm.add_argument("--logs", type=Path, default=ROOT / "logs" / "submitit")
+    sm.add_argument("--wait", action="store_true", help="wait for every task and report")
     ls = sub.add_parser("list", help="list pending runs per cell")
     ls.add_argument("family")
     ls.add_argument("--profile", default="paper")
@@ -192,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="leave out checkpoints larger than this (a device job sends back 16 MiB a file)")
     up = sub.add_parser("unpack", help="unpack an archive of runs into the results folder")
     up.add_argument("archive", type=Path)
-    for p in (t, ls, pk, up):
+    for p in (t, sm, ls, pk, up):
         p.add_argument("--results", type=Path, default=ROOT / "results")
     args = parser.parse_args(argv)
     try:
@@ -204,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
 def _dispatch(args) -> None:
     if args.command == "train":
         train_command(args)
+    elif args.command == "submit":
+        submit_command(args)
     elif args.command == "list":
         print(pending_table(get_family(args.family), args.profile, args.results))
     elif args.command == "pack":

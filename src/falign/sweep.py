@@ -14,9 +14,12 @@ A family module provides:
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +32,8 @@ from .store import ResultStore, code_version, provenance, spec_key
 from .training import TrainingPaused, show_progress
 
 CHECKPOINTS = "_checkpoints"       # <results>/_checkpoints/<store name>/<key>.pt, git-ignored
-CLAIM_EXPIRY_S = 6 * 3600.0        # a claim older than this is treated as abandoned
+HEARTBEAT_S = 60.0                 # a worker touches the claims it holds this often
+CLAIM_STALE_S = 15 * 60.0          # a claim not touched for this long is abandoned
 
 
 def checkpoint_folder(store: ResultStore) -> Path:
@@ -97,7 +101,8 @@ def resumable_first(specs: list[dict], folder: Path | None) -> list[dict]:
     return sorted(specs, key=lambda s: checkpoint_progress(folder, s) is None)
 
 
-def _groups(specs: list[dict], key) -> list[list[dict]]:
+def group_runs(specs: list[dict], key) -> list[list[dict]]:
+    """Specs split into the groups a family trains together (equal `key`), in order."""
     groups: dict[Any, list[dict]] = {}
     for spec in specs:
         groups.setdefault(key(spec), []).append(spec)
@@ -106,22 +111,44 @@ def _groups(specs: list[dict], key) -> list[list[dict]]:
 
 class Claims:
     """Claims on runs, so that several workers (processes, or machines sharing the results
-    folder) never train one run twice: a claim is a file created with O_EXCL, which only one
-    creator can win.  A claim whose process is gone (same host) or older than CLAIM_EXPIRY_S
-    is stale and is taken over."""
+    folder) never train one run twice.
 
-    def __init__(self, folder: Path) -> None:
+    A claim is a file <key>.claim naming its worker (host, pid).  Every change to the claims
+    folder happens under an exclusive lock on its `.lock` file (fcntl.lockf, which NFS honours
+    too), so checking a claim and taking it over cannot race.  While a worker holds claims, a
+    thread touches them every HEARTBEAT_S; a claim is stale, and is taken over, when its
+    worker's process is gone (same host) or its heartbeat is older than CLAIM_STALE_S (a
+    worker on another machine that crashed, was killed, or lost its node)."""
+
+    def __init__(self, folder: Path, heartbeat_s: float = HEARTBEAT_S,
+                 stale_s: float = CLAIM_STALE_S) -> None:
         self.folder = folder
+        self.heartbeat_s, self.stale_s = heartbeat_s, stale_s
+        self._held: set[str] = set()
+        self._beating: threading.Event | None = None
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.claim"
 
+    @contextlib.contextmanager
+    def _locked(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "a") as lock:
+            fcntl.lockf(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(lock, fcntl.LOCK_UN)
+
     def _stale(self, path: Path) -> bool:
         try:
+            age = time.time() - path.stat().st_mtime
             info = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return True
-        if time.time() - info.get("time", 0) > CLAIM_EXPIRY_S:
+        except (OSError, ValueError):          # half-written by a worker killed while writing
+            return True
+        if age > self.stale_s:
             return True
         if info.get("host") == socket.gethostname():
             try:
@@ -133,33 +160,53 @@ class Claims:
         return False
 
     def acquire(self, key: str) -> bool:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._path(key)
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if not self._stale(path):
-                    return False
-                path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}, f)
-            return True
-        return False
+        """Claim `key` for this process; False when a live worker holds it."""
+        with self._locked():
+            path = self._path(key)
+            if path.exists() and not self._stale(path):
+                return False
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                       "time": time.time()}))
+            os.replace(tmp, path)
+        self._held.add(key)
+        self._start_heartbeat()
+        return True
 
     def release(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        with self._locked():
+            self._path(key).unlink(missing_ok=True)
+        self._held.discard(key)
+        if not self._held and self._beating is not None:
+            self._beating.set()
+            self._beating = None
+
+    def _start_heartbeat(self) -> None:
+        if self._beating is not None:
+            return
+        stop = self._beating = threading.Event()
+
+        def beat():
+            while not stop.wait(self.heartbeat_s):
+                for key in list(self._held):
+                    try:
+                        os.utime(self._path(key))
+                    except FileNotFoundError:  # released meanwhile
+                        pass
+
+        threading.Thread(target=beat, name="claim-heartbeat", daemon=True).start()
 
 
 def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data_root=None,
               progress: bool | None = None, budget_s: float | None = None,
-              checkpoints: Path | None = None, max_runs: int | None = None) -> SweepReport:
+              checkpoints: Path | None = None, max_runs: int | None = None,
+              only: set[str] | None = None) -> SweepReport:
     """Train the runs of `protocol` missing from `store`, store each as it finishes.
 
     budget_s: stop starting or continuing training after this many seconds; a run cut short
     is checkpointed under `checkpoints` (required with a budget) and resumed by a later call.
     Runs claimed by another worker on the same store are skipped.
+    only: train just the runs with these keys (one task of a cluster job array).
     """
     code_version()                  # read the code version now, before any source can change
     if budget_s is not None and checkpoints is None:
@@ -168,8 +215,10 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
     ctx = RunContext(device, data_root, progress, checkpoints, deadline)
     claims = Claims(store.folder / ".claims")
     report = SweepReport()
-    groups = _groups(resumable_first(missing(family, protocol, store), checkpoints),
-                     family.group_key)
+    todo = missing(family, protocol, store)
+    if only is not None:
+        todo = [s for s in todo if spec_key(s) in only]
+    groups = group_runs(resumable_first(todo, checkpoints), family.group_key)
     if max_runs is not None:
         kept, count = [], 0
         for g in groups:
@@ -183,9 +232,16 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
     for group in groups:
         if deadline is not None and time.monotonic() >= deadline:
             break
-        mine = [s for s in group if not store.has(s) and claims.acquire(spec_key(s))]
-        report.claimed_elsewhere += [spec_key(s) for s in group if s not in mine
-                                     and not store.has(s)]
+        mine = []
+        for spec in group:
+            if store.has(spec):
+                continue
+            if not claims.acquire(spec_key(spec)):
+                report.claimed_elsewhere.append(spec_key(spec))
+            elif store.has(spec):       # stored by another worker between the two looks
+                claims.release(spec_key(spec))
+            else:
+                mine.append(spec)
         if not mine:
             bar.update(len(group))
             continue
