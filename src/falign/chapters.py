@@ -124,6 +124,26 @@ def provenance_card(sweep: SweepResults) -> pd.DataFrame:
     return pd.DataFrame({"": list(card.values())}, index=list(card))
 
 
+def live_provenance_card(profile: str, setup: dict, wall_time_s: float,
+                         device: str = "cpu") -> pd.DataFrame:
+    """The provenance card of a chapter that computes its figure live (small networks and
+    flows, nothing stored): what was computed (`setup`: network, repeats, steps, dtype, ...),
+    at which profile, on what, in how long, with which code and libraries.  Its cell is tagged
+    `nbval-ignore-output`: the wall time and commit change from one execution to the next."""
+    from .store import provenance
+
+    prov = provenance(device, wall_time_s)
+    libs = prov["libraries"]
+    card = {"profile": profile, **{k: str(v) for k, v in setup.items()},
+            "device": prov["device"],
+            "wall time of the chapter's computations": f"{wall_time_s:.1f} s",
+            "computed": prov["finished_utc"][:10],
+            "falign commit": (prov["code"].get("git_commit") or "unknown")[:10],
+            "falign source hash": prov["code"]["falign_source_sha256"],
+            "python / torch / numpy": f"{libs['python']} / {libs['torch']} / {libs['numpy']}"}
+    return pd.DataFrame({"": list(card.values())}, index=list(card))
+
+
 def status_banner(sweep: SweepResults):
     """A warning box, for the top of a chapter, when its grid is only partly trained: which
     cells have how many repeats, and the command that trains the rest.  None when complete."""
