@@ -6,7 +6,7 @@ SHARED  ?= ../shared/data
 FALIGN_DATA ?= $(abspath data)
 export FALIGN_DATA
 
-.PHONY: venv data test book sweep student-book bench clean reproduce notebooks browser runs background device-data pending pack-runs unpack-runs
+.PHONY: venv data test book sweep verify-results student-book bench clean reproduce notebooks browser runs background device-data pending pack-runs unpack-runs
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ sweep: venv data
 QUEUE ?= resnet_tiny_imagenet:quick lenet_cifar:quick lenet_cifar_readings:quick lenet_cifar:paper resnet_tiny_imagenet:paper
 background: venv data
 	OMP_NUM_THREADS=1 FALIGN_PROGRESS=0 $(PY) -m falign.runs train $(QUEUE) --device cpu --budget-min $(BUDGET_MIN) --results $(RESULTS)
+# Check every stored run against its checksums and list stray entries; REPAIR=1 moves damaged
+# runs and leftovers to results/_quarantine/ (never deletes), UPGRADE=1 adds missing checksums.
+verify-results: venv
+	$(PY) -m falign.runs verify --results $(RESULTS) $(if $(REPAIR),--repair) $(if $(UPGRADE),--upgrade)
 pending: venv
 	$(PY) -m falign.runs list $(FAMILY) --profile $(PROFILE) --results $(RESULTS)
 pack-runs: venv

@@ -73,3 +73,34 @@ def test_bad_config_values():
         TrainConfig(epochs=1, lr=0.1, loss_reduction="median")
     with pytest.raises(ValueError):
         TrainConfig(epochs=1, lr=-1.0)
+
+
+def test_an_override_of_the_wrong_type_names_the_field_and_an_example(tmp_path):
+    from falign.chapters import load_results
+    with pytest.raises(ValueError, match=r"override epochs='ten' has the wrong type: the field "
+                                         r"holds int values \(the smoke profile has \d+\)"):
+        load_results("noisy_mnist", "smoke", tmp_path, overrides={"epochs": "ten"})
+    with pytest.raises(ValueError, match=r"override widths=\('15',\) has the wrong type"):
+        load_results("noisy_mnist", "smoke", tmp_path, overrides={"widths": ["15"]})
+    with pytest.raises(FileNotFoundError, match="no stored runs"):  # right types get through
+        load_results("noisy_mnist", "smoke", tmp_path, overrides={"widths": [15], "lr": 1})
+
+
+def test_an_interrupted_chapter_execution_leaves_the_rendered_notebook_as_it_was(tmp_path,
+                                                                                 monkeypatch):
+    import papermill
+
+    from falign.notebooks import CHAPTERS, execute_chapter
+    rendered = tmp_path / "fig2_conservation.ipynb"
+    rendered.write_text("the notebook as last rendered")
+
+    def interrupted(source, output, **kwargs):             # a few cells in, then Ctrl-C
+        with open(output, "w") as f:
+            f.write('{"cells": [half')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        execute_chapter("fig2_conservation", rendered, source_dir=CHAPTERS)
+    assert rendered.read_text() == "the notebook as last rendered"
+    assert [p.name for p in tmp_path.iterdir()] == ["fig2_conservation.ipynb"]

@@ -51,6 +51,22 @@ class SweepResults:
         return self.cells[self.cells.stored < self.cells.planned]
 
 
+def _check_override_type(profile: str, name: str, current, value) -> None:
+    """An override must have the type of the field it replaces (an int where a float is
+    expected is fine; a field that is None takes anything)."""
+    if current is None or value is None:
+        return
+    expected = float if isinstance(current, float) else type(current)
+    numeric = expected is float and isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (numeric or isinstance(value, expected)) or \
+            (isinstance(current, tuple) and current and value and
+             not all(isinstance(v, type(current[0])) or
+                     (isinstance(current[0], float) and isinstance(v, int)) for v in value)):
+        raise ValueError(f"override {name}={value!r} has the wrong type: the field holds "
+                         f"{type(current).__name__} values (the {profile} profile has "
+                         f"{current!r}); pass e.g. {name}={current!r}")
+
+
 def load_results(family: str, profile: str = "paper", results: str | Path = "results",
                  device: str = "auto", data_root=None, train_missing: bool = False,
                  progress: bool | None = None, overrides: dict | None = None) -> SweepResults:
@@ -70,6 +86,8 @@ def load_results(family: str, profile: str = "paper", results: str | Path = "res
             raise ValueError(f"unknown protocol field(s) {sorted(unknown)}; fields: "
                              f"{sorted(protocol.__dataclass_fields__)}")
         tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+        for name, value in tuples.items():
+            _check_override_type(profile, name, getattr(protocol, name), value)
         protocol = replace(protocol, **tuples)
     store = ResultStore(results, fam.store_name(profile))
     if train_missing:

@@ -3,10 +3,21 @@ notebooks, either to render the book from stored results or to reproduce a chapt
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _book_root() -> Path:
+    """The book's checkout when falign runs from it (src/falign), else the current directory:
+    an installed falign renders the chapters/ and results/ of the book it is run in."""
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "src" / "falign").is_dir() else Path.cwd()
+
+
+ROOT = _book_root()
 CHAPTERS = ROOT / "chapters"
 
 
@@ -42,14 +53,19 @@ def execute_chapter(name: str, output: Path, parameters: dict | None = None,
                                        "language": "python"}
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    unexecuted = output.with_suffix(".source.ipynb")
-    jupytext.write(notebook, unexecuted)
+    # Papermill writes its output cell by cell: execute into a scratch folder beside the output
+    # and move the notebook into place only when it ran to the end, so an interrupted or failed
+    # execution leaves the previous notebook as it was and no half-executed copy behind.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-executing-", dir=output.parent))
     try:
-        papermill.execute_notebook(str(unexecuted), str(output), parameters=parameters or {},
+        unexecuted, executed = scratch / "source.ipynb", scratch / "executed.ipynb"
+        jupytext.write(notebook, unexecuted)
+        papermill.execute_notebook(str(unexecuted), str(executed), parameters=parameters or {},
                                    cwd=str(source_dir), kernel_name="python3",
                                    progress_bar=progress, report_mode=False)
+        os.replace(executed, output)
     finally:
-        unexecuted.unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
     return output
 
 

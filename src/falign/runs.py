@@ -7,6 +7,7 @@ machines (e.g. from a GPU job back into results/).
     python -m falign.runs list lenet_cifar --profile paper
     python -m falign.runs pack lenet_cifar out.tar.gz      (runs and checkpoints)
     python -m falign.runs unpack out.tar.gz                (into --results, never overwriting)
+    python -m falign.runs verify [--repair] [--upgrade]   (checksums, strays, quarantine)
     python -m falign.runs submit lenet_cifar:paper --executor slurm --partition gpu \
         --gpus-per-task 1 --time-min 120                    (a submitit job array: falign.cluster)
 
@@ -22,13 +23,23 @@ import subprocess
 import sys
 import tarfile
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .families import get_family
-from .store import ResultStore, spec_key
-from .sweep import CHECKPOINTS, checkpoint_folder, checkpoint_progress, missing, run_sweep
+from .store import QUARANTINE, ResultStore, run_problems, spec_key, upgrade_run
+from .sweep import (CHECKPOINTS, Claims, checkpoint_folder, checkpoint_progress, missing,
+                    run_sweep)
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _book_root() -> Path:
+    """The book's checkout when falign runs from it (src/falign), else the current directory:
+    an installed falign (a wheel in site-packages) keeps results/ and logs/ where it is run."""
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "src" / "falign").is_dir() else Path.cwd()
+
+
+ROOT = _book_root()
 
 
 def resolve_device(device: str) -> str:
@@ -145,6 +156,90 @@ def submit_command(args) -> None:
             print(pending_table(family, profile, args.results))
 
 
+@dataclass
+class VerifyReport:
+    runs: int = 0                                        # stored runs checked
+    damaged: dict = field(default_factory=dict)          # run folder -> its problems
+    unchecked: list = field(default_factory=list)        # runs stored without checksums
+    upgraded: list = field(default_factory=list)         # ... that --upgrade gave checksums
+    stray: dict = field(default_factory=dict)            # path -> what it is
+    moved: dict = field(default_factory=dict)            # path -> where --repair put it
+    seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return not (self.damaged or self.stray or set(self.unchecked) - set(self.upgraded))
+
+    def lines(self) -> list[str]:
+        out = [f"{self.runs} stored runs checked in {self.seconds:.1f} s: {len(self.damaged)} "
+               f"damaged, {len(self.unchecked)} without checksums ({len(self.upgraded)} "
+               f"upgraded), {len(self.stray)} stray entries"]
+        out += [f"  damaged {p}: {'; '.join(v)}" for p, v in self.damaged.items()]
+        out += [f"  stray {p}: {v}" for p, v in self.stray.items()]
+        out += [f"  moved {p} -> {v}" for p, v in self.moved.items()]
+        if set(self.unchecked) - set(self.upgraded):
+            out.append("  runs without checksums: add them with --upgrade (nothing is retrained)")
+        if (self.damaged or self.stray) and not self.moved:
+            out.append("  --repair moves damaged runs and stray entries to "
+                       f"{QUARANTINE}/ (never deletes); the next sweep retrains those runs")
+        return out
+
+
+def verify_results(results: Path, *, repair: bool = False, upgrade: bool = False) -> VerifyReport:
+    """Check every stored run of every experiment under `results` against its checksums, and
+    find stray entries: temporary folders and files left by interrupted writes, abandoned
+    claims, checkpoints of runs already stored.  --repair moves damaged runs and strays into
+    <results>/_quarantine/ (never deletes); --upgrade adds checksums to runs stored without."""
+    import shutil
+    import time as _time
+
+    start = _time.perf_counter()
+    report = VerifyReport()
+    results = Path(results)
+    stores = [p for p in sorted(results.iterdir()) if p.is_dir()
+              and p.name not in (CHECKPOINTS, QUARANTINE) and not p.name.startswith(".")] \
+        if results.exists() else []
+    for store in stores:
+        for entry in sorted(store.iterdir()):
+            if entry.name == ".claims":
+                claims = Claims(entry)
+                for claim in sorted(entry.iterdir()):
+                    if claim.name == ".lock":
+                        continue
+                    if claim.suffix != ".claim":
+                        report.stray[claim] = "temporary claim file left by an interrupted write"
+                    elif claims.stale(claim):
+                        report.stray[claim] = "abandoned claim (its worker is gone)"
+            elif entry.name.startswith("."):
+                report.stray[entry] = "temporary entry left by an interrupted write"
+            elif entry.is_dir():
+                report.runs += 1
+                problems = run_problems(entry)
+                if problems and problems[0].startswith("no checksums"):
+                    report.unchecked.append(entry)
+                    if upgrade and upgrade_run(entry):
+                        report.upgraded.append(entry)
+                elif problems:
+                    report.damaged[entry] = problems
+    for ckpt in sorted((results / CHECKPOINTS).glob("*/*.pt")) if (results / CHECKPOINTS).exists() else []:
+        if (results / ckpt.parent.name / ckpt.stem / "run.json").exists():
+            report.stray[ckpt] = "checkpoint of a run already stored"
+    if repair:
+        stamp = _time.strftime("%Y%m%dT%H%M%S")
+        for path in [*report.damaged, *report.stray]:
+            if path.suffix == ".claim" or path.parent.name == ".claims":
+                path.unlink(missing_ok=True)               # a claim holds no result
+                report.moved[path] = "removed (a claim, not a result)"
+                continue
+            rel = path.relative_to(results)
+            dest = results / QUARANTINE / rel.parent / f"{rel.name}.{stamp}"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), str(dest))
+            report.moved[path] = dest
+    report.seconds = _time.perf_counter() - start
+    return report
+
+
 def pack(family_name: str, archive: Path, results: Path,
          max_checkpoint_mb: float | None = None) -> int:
     """Write the family's stored runs and checkpoints into one tar.gz; returns entries.
@@ -218,6 +313,12 @@ def main(argv: list[str] | None = None) -> None:
     sm.add_argument("--data-root", default=None)
     sm.add_argument("--logs", type=Path, default=ROOT / "logs" / "submitit")
     sm.add_argument("--wait", action="store_true", help="wait for every task and report")
+    vf = sub.add_parser("verify", help="check every stored run against its checksums and "
+                                       "find stray entries")
+    vf.add_argument("--repair", action="store_true",
+                    help="move damaged runs and stray entries to results/_quarantine/")
+    vf.add_argument("--upgrade", action="store_true",
+                    help="add checksums to runs stored before they existed")
     ls = sub.add_parser("list", help="list pending runs per cell")
     ls.add_argument("family")
     ls.add_argument("--profile", default="paper")
@@ -228,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="leave out checkpoints larger than this (a device job sends back 16 MiB a file)")
     up = sub.add_parser("unpack", help="unpack an archive of runs into the results folder")
     up.add_argument("archive", type=Path)
-    for p in (t, sm, ls, pk, up):
+    for p in (t, sm, vf, ls, pk, up):
         p.add_argument("--results", type=Path, default=ROOT / "results")
     args = parser.parse_args(argv)
     try:
@@ -242,6 +343,11 @@ def _dispatch(args) -> None:
         train_command(args)
     elif args.command == "submit":
         submit_command(args)
+    elif args.command == "verify":
+        report = verify_results(args.results, repair=args.repair, upgrade=args.upgrade)
+        print("\n".join(report.lines()))
+        if report.damaged and not args.repair:
+            raise SystemExit(1)
     elif args.command == "list":
         print(pending_table(get_family(args.family), args.profile, args.results))
     elif args.command == "pack":

@@ -1,9 +1,17 @@
 """Result store: every finished run is kept with its full specification and provenance.
 
 Layout: <root>/<experiment>/<key>/run.json and measurements.csv.gz, where key is a hash of the
-canonical JSON of the run's specification.  A run is written to a temporary folder and renamed
-into place, so a folder that exists is complete; an interrupted sweep resumes by skipping the
-keys already stored.
+canonical JSON of the run's specification.  A run is written to a temporary folder, flushed to
+disk (fsync) and renamed into place, and the parent folder is flushed after the rename, so a
+folder that exists is complete, even after a power cut; an interrupted sweep resumes by skipping
+the keys already stored.
+
+Integrity: run.json holds the SHA-256 of every other file of the run ("checksums") and of its
+own content ("record_sha256", over the canonical JSON of the record without that field).
+Reading a run checks both; a mismatch raises StoreIntegrityError naming the run, the file and
+the fix (`python -m falign.runs verify --repair` moves it aside; the next sweep retrains it).
+Runs written before checksums existed are read as they are and upgraded, never retrained, by
+`python -m falign.runs verify --upgrade`.
 """
 from __future__ import annotations
 
@@ -22,6 +30,47 @@ from pathlib import Path
 import pandas as pd
 
 FLOAT_FORMAT = "%.8g"
+
+
+class StoreIntegrityError(RuntimeError):
+    """A stored run whose files do not match their checksums (or cannot be parsed)."""
+
+
+class StoreWriteError(RuntimeError):
+    """A run that could not be written (disk full, read-only folder): nothing partial is left,
+    and the runs stored before it are untouched."""
+
+
+RUN_FILES = ("run.json", "measurements.csv.gz")
+QUARANTINE = "_quarantine"          # <results>/_quarantine/<experiment>/<key>: damaged runs
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_sha256(record: dict) -> str:
+    """SHA-256 of a run record's canonical JSON, leaving out the field that holds it."""
+    body = {k: v for k, v in record.items() if k != "record_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def fsync_folder(path: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def spec_key(spec: dict) -> str:
@@ -101,33 +150,47 @@ class ResultStore:
         return (self.path(spec) / "run.json").exists()
 
     def save(self, spec: dict, measurements: pd.DataFrame, prov: dict) -> Path:
-        """Write one finished run atomically; an existing run is left untouched."""
+        """Write one finished run atomically and durably; an existing run is left untouched.
+        A write that fails (disk full, read-only folder) raises StoreWriteError and leaves
+        nothing behind."""
         final = self.path(spec)
         if final.exists():
             return final
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.folder))
+        tmp = None
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.folder))
             measurements.to_csv(tmp / "measurements.csv.gz", index=False,
                                 float_format=FLOAT_FORMAT,
                                 compression={"method": "gzip", "mtime": 0})
-            record = {"key": spec_key(spec), "spec": spec, "provenance": prov}
+            record = {"key": spec_key(spec), "spec": spec, "provenance": prov,
+                      "checksums": {"measurements.csv.gz": file_sha256(tmp / "measurements.csv.gz")}}
+            record["record_sha256"] = record_sha256(record)
             (tmp / "run.json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+            for name in RUN_FILES:
+                _fsync_file(tmp / name)
+            fsync_folder(tmp)
             os.replace(tmp, final)
+            fsync_folder(self.folder)
+        except OSError as err:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreWriteError(
+                f"could not store run {spec_key(spec)} in {self.folder}: {err.strerror or err} "
+                f"(errno {err.errno}); free space or make the folder writable, or point --results "
+                "elsewhere, then run the sweep again: the runs stored before are intact") from err
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
 
     def save_note(self, name: str, content: dict) -> Path:
-        """Write <folder>/<name>.json atomically (records about a sweep that are not runs,
-        such as readings whose training diverged); replaces an older note of that name."""
+        """Write <folder>/<name>.json atomically and durably (records about a sweep that are
+        not runs, such as readings whose training diverged); replaces an older note."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.folder)
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(content, indent=1, sort_keys=True, default=str) + "\n")
         final = self.folder / f"{name}.json"
-        os.replace(tmp, final)
+        write_durably(final, json.dumps(content, indent=1, sort_keys=True, default=str) + "\n")
         return final
 
     def note(self, name: str) -> dict:
@@ -142,7 +205,7 @@ class ResultStore:
 
     @staticmethod
     def _read(path: Path) -> tuple[dict, pd.DataFrame]:
-        record = json.loads((path / "run.json").read_text())
+        record = read_record(path)
         return record, pd.read_csv(path / "measurements.csv.gz")
 
     def _run_folders(self) -> list[Path]:
@@ -153,7 +216,7 @@ class ResultStore:
 
     def records(self) -> list[dict]:
         """Every stored run's record (key, spec, provenance) without its measurements."""
-        return [json.loads((p / "run.json").read_text()) for p in self._run_folders()]
+        return [read_record(p, files=False) for p in self._run_folders()]
 
     def runs(self) -> list[tuple[dict, pd.DataFrame]]:
         """Every stored run (record, measurements), in key order."""
@@ -169,3 +232,72 @@ class ResultStore:
                 frames.append(df.assign(**flat, run_key=record["key"],
                                         wall_time_s=record["provenance"]["wall_time_s"]))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_durably(final: Path, text: str) -> None:
+    """Replace `final` with `text` atomically: a temporary file beside it, flushed, renamed,
+    and the folder flushed after the rename."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tmp", dir=final.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_folder(final.parent)
+
+
+def _fix(path: Path) -> str:
+    return (f"move it aside with `python -m falign.runs verify --repair --results "
+            f"{path.parent.parent}` (it goes to {QUARANTINE}/, never deleted) and run the sweep "
+            "again to retrain it")
+
+
+def run_problems(path: Path, files: bool = True) -> list[str]:
+    """What is wrong with the stored run in `path` ([] when it is sound): unreadable or
+    altered record, a file missing, changed or unexpected.  Runs written before checksums
+    existed report only that (see `upgrade_run`)."""
+    try:
+        record = json.loads((path / "run.json").read_text())
+    except (OSError, ValueError) as err:
+        return [f"run.json cannot be read ({err})"]
+    if "checksums" not in record:
+        return ["no checksums (stored before they existed; `verify --upgrade` adds them)"]
+    problems = []
+    if record.get("record_sha256") != record_sha256(record):
+        problems.append("run.json was altered after it was written (its own checksum differs)")
+    if files:
+        for name, digest in record["checksums"].items():
+            if not (path / name).exists():
+                problems.append(f"{name} is missing")
+            elif file_sha256(path / name) != digest:
+                problems.append(f"{name} does not match its checksum")
+        extra = {p.name for p in path.iterdir()} - set(record["checksums"]) - {"run.json"}
+        problems += [f"unexpected file {name}" for name in sorted(extra)]
+    return problems
+
+
+def read_record(path: Path, files: bool = True) -> dict:
+    """A stored run's record, checked against its checksums (with `files`, its other files
+    too); raises StoreIntegrityError naming the run, the file and the fix."""
+    problems = [p for p in run_problems(path, files) if not p.startswith("no checksums")]
+    if problems:
+        raise StoreIntegrityError(f"stored run {path.name} in {path.parent} is damaged: "
+                                  f"{'; '.join(problems)}. {_fix(path)}")
+    return json.loads((path / "run.json").read_text())
+
+
+def upgrade_run(path: Path) -> bool:
+    """Add checksums to a run stored before they existed (its files as they are now); True
+    when the record was upgraded."""
+    record = json.loads((path / "run.json").read_text())
+    if "checksums" in record:
+        return False
+    record["checksums"] = {p.name: file_sha256(p) for p in sorted(path.iterdir())
+                           if p.name != "run.json"}
+    record["record_sha256"] = record_sha256(record)
+    write_durably(path / "run.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return True

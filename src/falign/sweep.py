@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 from tqdm.std import tqdm
 
-from .store import ResultStore, code_version, provenance, spec_key
+from .store import ResultStore, code_version, provenance, spec_key, write_durably
 from .training import TrainingPaused, show_progress
 
 CHECKPOINTS = "_checkpoints"       # <results>/_checkpoints/<store name>/<key>.pt, git-ignored
@@ -116,9 +116,10 @@ class Claims:
     A claim is a file <key>.claim naming its worker (host, pid).  Every change to the claims
     folder happens under an exclusive lock on its `.lock` file (fcntl.lockf, which NFS honours
     too), so checking a claim and taking it over cannot race.  While a worker holds claims, a
-    thread touches them every HEARTBEAT_S; a claim is stale, and is taken over, when its
-    worker's process is gone (same host) or its heartbeat is older than CLAIM_STALE_S (a
-    worker on another machine that crashed, was killed, or lost its node)."""
+    thread touches them every HEARTBEAT_S.  A claim is stale, and is taken over, when its
+    worker's process is gone (a worker on this host: the process table decides) or, for a
+    worker on another machine, when its heartbeat is older than CLAIM_STALE_S (it crashed,
+    was killed, or lost its node)."""
 
     def __init__(self, folder: Path, heartbeat_s: float = HEARTBEAT_S,
                  stale_s: float = CLAIM_STALE_S) -> None:
@@ -140,7 +141,8 @@ class Claims:
             finally:
                 fcntl.lockf(lock, fcntl.LOCK_UN)
 
-    def _stale(self, path: Path) -> bool:
+    def stale(self, path: Path) -> bool:
+        """Whether the claim file `path` is abandoned (see the class docstring)."""
         try:
             age = time.time() - path.stat().st_mtime
             info = json.loads(path.read_text())
@@ -148,27 +150,24 @@ class Claims:
             return True
         except (OSError, ValueError):          # half-written by a worker killed while writing
             return True
-        if age > self.stale_s:
-            return True
-        if info.get("host") == socket.gethostname():
+        if info.get("host") == socket.gethostname():       # the process table knows
             try:
                 os.kill(int(info["pid"]), 0)
             except ProcessLookupError:
                 return True
             except (PermissionError, KeyError, ValueError):
                 return False
-        return False
+            return False
+        return age > self.stale_s                           # another machine: its heartbeat
 
     def acquire(self, key: str) -> bool:
         """Claim `key` for this process; False when a live worker holds it."""
         with self._locked():
             path = self._path(key)
-            if path.exists() and not self._stale(path):
+            if path.exists() and not self.stale(path):
                 return False
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                       "time": time.time()}))
-            os.replace(tmp, path)
+            write_durably(path, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                            "time": time.time()}))
         self._held.add(key)
         self._start_heartbeat()
         return True
