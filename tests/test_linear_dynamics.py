@@ -174,3 +174,30 @@ def test_bad_input_raises_with_cause_and_fix():
         ld.scalar_limit(0.0, 0.0, b=-1.0)
     with pytest.raises(ValueError, match="matrix"):
         ld.check_network(A[0], W, B, T)
+
+
+def test_theorem1_run_records_match_the_flow_and_its_identities():
+    A, W, B, T = ld.random_problem(9, 6, 3, repeats=2, seed=12, init=0.0)
+    run = ld.theorem1_run(A, W, B, T, dt=0.01, steps=600, record_every=3)
+    ref = ld.integrate(A, W, B, T, dt=0.01, steps=600)
+    assert np.array_equal(run["A"], ref["A"]) and np.allclose(run["nse"], ref["nse"][:, ::3])
+    assert np.all(np.diff(run["V"], axis=-1) <= 1e-12 * run["V"][:, :1])          # Lemma 2
+    assert np.abs(run["tr_BW"] - run["s"] / 2).max() < 1e-8       # C = 0, up to RK4 truncation
+    # ds/dt = 2 tr(B E A^T) agrees with a central difference of the recorded s
+    fd = (run["s"][:, 2:] - run["s"][:, :-2]) / (2 * 0.03)
+    assert np.abs(fd - run["s_dot"][:, 1:-1]).max() < 1e-2 * np.abs(run["s_dot"]).max()
+    sharp = ld.lemma3_sharp_rate_bound(run["s"], 6, np.sqrt(((B @ T) ** 2).sum(axis=(-2, -1)))[:, None])
+    assert np.all(run["s_dot"] <= sharp + 1e-12)
+
+
+def test_zero_invariant_start_has_c_zero_and_rejects_a_rank_deficient_B():
+    rng = np.random.default_rng(13)
+    B, G = rng.standard_normal((6, 3)), rng.standard_normal((3, 8))
+    A, W = ld.zero_invariant_start(G, B)
+    assert np.abs(ld.invariant(A, W, B)).max() < 1e-12 and np.abs(A).max() > 0.1
+    B_bad = B.copy()
+    B_bad[:, 2] = B[:, 0] + B[:, 1]
+    with pytest.raises(ValueError, match="B\\^\\+ B"):
+        ld.zero_invariant_start(G, B_bad)
+    with pytest.raises(ValueError, match="G must be"):
+        ld.zero_invariant_start(G.T, B)

@@ -490,3 +490,55 @@ def field_jacobian(theta, x: float, y_star: float, feedback=None) -> np.ndarray:
         return torch.stack(scalar_param_field(th, x, y_star, feedback))
     th = torch.tensor(np.asarray(theta, np.float64).reshape(4), dtype=torch.float64)
     return torch.autograd.functional.jacobian(f, th).numpy()
+
+
+# ------------------------------------------------------ Theorem 1 along a run (Note 11)
+def theorem1_run(A, W, B, T, *, dt: float, steps: int, record_every: int = 1
+                 ) -> dict[str, np.ndarray]:
+    """Supp. Note 11, Theorem 1 and Lemmas 2-3: synchronous FA flow (RK4) recording, every
+    `record_every` steps, the NSE, V = ||B E||^2 (eq. 15), s = tr(A A^T) (Lemma 3),
+    ds/dt = 2 tr(B E A^T) (eq. 19), tr(B W) and the largest |C(t) - C(0)| (eq. 10)."""
+    A, W, B, T = check_network(A, W, B, T)
+    dt = _check_positive("dt", dt)
+    steps = _check_steps(steps)
+    if int(record_every) != record_every or record_every < 1:
+        raise ValueError(f"record_every must be a positive integer, got {record_every!r}")
+    C0 = invariant(A, W, B)
+    keys = ("t", "nse", "V", "s", "s_dot", "tr_BW", "c_drift")
+    rec = {k: [] for k in keys}
+    for k in range(steps + 1):
+        if k % record_every == 0 or k == steps:
+            BE = B @ error_matrix(A, W, T)
+            rec["t"].append(np.full(A.shape[:-2], k * dt))
+            rec["nse"].append(nse(A, W, T))
+            rec["V"].append((BE ** 2).sum(axis=(-2, -1)))
+            rec["s"].append((A ** 2).sum(axis=(-2, -1)))
+            rec["s_dot"].append(2 * (BE * A).sum(axis=(-2, -1)))      # 2 tr(B E A^T)
+            rec["tr_BW"].append(np.trace(B @ W, axis1=-2, axis2=-1))
+            rec["c_drift"].append(np.abs(invariant(A, W, B) - C0).max(axis=(-2, -1)))
+        if k < steps:
+            A, W = rk4_step(A, W, B, T, dt)
+    out = {k: np.stack(v, axis=-1) for k, v in rec.items()}
+    out.update(A=A, W=W)
+    return out
+
+
+def zero_invariant_start(G, B) -> tuple[np.ndarray, np.ndarray]:
+    """A start with C = 0 of Supp. Note 11, eq. (10) other than A = W = 0 (our construction):
+    A = B G, W = G G^T B^T / 2 give B W = A A^T / 2 when B^+ B = I; needs n_o <= n_h."""
+    B = _as_f64("B", B)
+    G = _as_f64("G", G)
+    if G.shape[-2] != B.shape[-1]:
+        raise ValueError(f"G has {G.shape[-2]} rows but B has {B.shape[-1]} columns: G must be "
+                         f"(n_o, n_i) = ({B.shape[-1]}, n_i)")
+    if np.abs(pinv(B) @ B - np.eye(B.shape[-1])).max() > 1e-8:
+        raise ValueError("B^+ B is not the identity (B has dependent columns or n_h < n_o): "
+                         "draw B with n_h >= n_o and full column rank")
+    return B @ G, 0.5 * G @ _t(G) @ _t(B)
+
+
+def lemma3_sharp_rate_bound(s, n_h: int, bt_norm: float) -> np.ndarray:
+    """Our sharper form of Supp. Note 11, eq. (19)'s bound: ds/dt <= 2 sqrt(s) ||B T|| - s^2/n_h
+    (Cauchy-Schwarz, eq. 20, and ||A A^T||^2 >= s^2 / n_h), zero at s = (2 n_h ||BT||)^(2/3)."""
+    s = np.asarray(s, np.float64)
+    return 2 * np.sqrt(s) * bt_norm - s ** 2 / n_h
