@@ -9,7 +9,11 @@ local server, opens the landing page and every chapter and fails on:
   math element MathJax did not typeset, or a MathJax error;
 * at window widths of 1400 and 400 px: a page that scrolls sideways, or a table wider than the
   text column that is not inside its own horizontally scrolling box.  Screenshots of a page with
-  equations and of the Table 3 chapter at both widths are kept as <page>-<width>px.png."""
+  equations and of the Table 3 chapter at both widths are kept as <page>-<width>px.png.
+
+The site is served as GitHub Pages serves it, under the path of _config.yml's html.baseurl
+(/<repository>/), with nothing at `/`: a link or a load that leaves that path is broken there.
+Every page names its address under html.baseurl as canonical, and its footer gives the licences."""
 import functools
 import http.server
 import json
@@ -28,6 +32,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "_build" / "screenshots"
+# GitHub Pages serves a project site under /<repository>/: the path of html.baseurl.
+BASEURL = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"]
+PREFIX = urllib.parse.urlsplit(BASEURL).path
+assert PREFIX.startswith("/") and PREFIX.endswith("/") and PREFIX != "/"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 # --host-resolver-rules: every host name but the local server's address fails to resolve, so the
 # browser is offline for real and a page that needs another host shows it.
@@ -61,12 +69,54 @@ def site(tmp_path_factory):
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     html = out / "_build" / "html"
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
-    handler.log_message = lambda *a, **k: None
+    handler = functools.partial(SubPathHandler, directory=str(html))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    yield f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
     server.shutdown()
+
+
+class SubPathHandler(http.server.SimpleHTTPRequestHandler):
+    """The built site under PREFIX only, as GitHub Pages serves a project site: every other
+    path is a 404 (the path without its trailing slash redirects, as on Pages)."""
+
+    def log_message(self, *args, **kwargs):
+        pass
+
+    def send_head(self):
+        path = urllib.parse.urlsplit(self.path).path
+        if path == PREFIX.rstrip("/"):
+            self.send_response(301)
+            self.send_header("Location", PREFIX)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if not path.startswith(PREFIX):
+            self.send_error(404, f"outside {PREFIX}")
+            return None
+        return super().send_head()
+
+    def translate_path(self, path):
+        return super().translate_path(path[len(PREFIX) - 1:])
+
+
+def outside_the_sub_path(site: str, url: str) -> bool:
+    """A URL of the local server that is not under the site's path (broken on GitHub Pages)."""
+    origin = site[:-len(PREFIX)]
+    return url.startswith(origin + "/") and not url.startswith(site)
+
+
+def test_the_site_is_served_under_the_sub_path_only(site):
+    """The site's pages answer under PREFIX and nothing answers at the server's root."""
+    origin = site[:-len(PREFIX)]
+    assert "url=intro.html" in fetch(site)             # index.html sends the reader to the intro
+    assert "<html" in fetch(site + "intro.html")
+    for path in ("/", "/index.html", "/intro.html", "/_static/tables.css"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(origin + path, timeout=30)
+        assert err.value.code == 404, path
+    with urllib.request.urlopen(site + "_static/tables.css", timeout=30) as response:
+        assert response.status == 200
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +282,18 @@ def test_every_page_renders_with_its_figures_and_working_links(site, browser):
                 problems.append(f"{page}: figure {src} has no alt text describing it")
         links = browser.execute_script(
             "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+        # the page's address on the published site, and the licences in its footer
+        canonical = browser.execute_script(
+            "const l = document.querySelector('link[rel=canonical]'); return l && l.href")
+        if canonical != f"{BASEURL}{page}.html":
+            problems.append(f"{page}: canonical address {canonical}, not {BASEURL}{page}.html")
+        footer = browser.execute_script(
+            "return Array.from(document.querySelectorAll('footer')).map(f => f.innerText)"
+            ".join(' ') + ' ' + Array.from(document.querySelectorAll('footer a[href]'))"
+            ".map(a => a.href).join(' ')")
+        if "CC BY 4.0" not in footer or "creativecommons.org/licenses/by/4.0/" not in footer \
+                or "MIT" not in footer:
+            problems.append(f"{page}: the footer does not give the licences (CC BY 4.0, MIT)")
         if page.startswith("chapters/"):
             figures = [i for i in images if i[2] > 100 and i[4]]
             if not figures:
@@ -243,6 +305,9 @@ def test_every_page_renders_with_its_figures_and_working_links(site, browser):
                            for link in links):
                     problems.append(f"{page}: no launch link to {host} for {notebook}")
         for link in sorted(set(links)):
+            if outside_the_sub_path(site, link):
+                problems.append(f"{page}: link {link} leaves the site's path {PREFIX}")
+                continue
             if not link.startswith(site):
                 continue
             target, _, anchor = link.partition("#")
@@ -273,6 +338,8 @@ def test_every_page_works_offline_with_typeset_math(site, browser):
                 continue
             if (parts.scheme, parts.netloc) != (origin.scheme, origin.netloc):
                 problems.append(f"{page}: loads {url} from another host")
+            elif outside_the_sub_path(site, url):
+                problems.append(f"{page}: loads {url} from outside the site's path {PREFIX}")
         state = browser.execute_script(MATH_STATE)
         if state["math"] and math_status != "typeset":
             problems.append(f"{page}: {state['math']} math elements, and {math_status}")

@@ -4,6 +4,8 @@ from .layers import (FeedbackConv2d, FeedbackLinear, after_optimizer_step, conve
                      feedback_layers, true_gradient)
 from .rules import RULES, get_rule
 
+# The one place for the version: pyproject.toml reads it (dynamic version), and
+# tests/test_publishing.py checks CITATION.cff and the "How to cite" page against it.
 __version__ = "0.1.0"
 
 __all__ = ["RULES", "get_rule", "convert", "after_optimizer_step", "feedback_layers",

@@ -27,19 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .families import get_family
+from .notebooks import ROOT   # the checkout, or the current directory for an installed falign
 from .store import QUARANTINE, ResultStore, run_problems, spec_key, upgrade_run
 from .sweep import (CHECKPOINTS, Claims, checkpoint_folder, checkpoint_progress, missing,
                     run_sweep)
-
-
-def _book_root() -> Path:
-    """The book's checkout when falign runs from it (src/falign), else the current directory:
-    an installed falign (a wheel in site-packages) keeps results/ and logs/ where it is run."""
-    checkout = Path(__file__).resolve().parents[2]
-    return checkout if (checkout / "src" / "falign").is_dir() else Path.cwd()
-
-
-ROOT = _book_root()
 
 
 def resolve_device(device: str) -> str:
