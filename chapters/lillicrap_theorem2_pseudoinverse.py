@@ -247,7 +247,7 @@ for ax, M, title in ((axes[0], J_fa, "FA Jacobian J (autograd)"),
 _ = fig.colorbar(im, ax=axes, shrink=0.8, label="entry (unitless)")
 
 # %% [markdown]
-# FA's Jacobian is far from symmetric ($\max|J - J^\top| = $ {glue:text}`asym_fa:.3g`) while
+# FA's Jacobian is far from symmetric ($\max\lvert J - J^\top\rvert =$ {glue:text}`asym_fa:.3g`) while
 # backprop's is symmetric to {glue:text}`asym_bp:.1e`: FA's field is not the gradient of any
 # function, as Note 16 says. Of the 16 printed entries {glue:text}`n_agree:.0f` agree with
 # autograd. The two that do not are in the first row: $\partial(eh)/\partial W = -h^2$ (printed
@@ -270,7 +270,7 @@ _ = fig.colorbar(im, ax=axes, shrink=0.8, label="entry (unitless)")
 # | Theorem 2 | $sBe = W^+e$, $s > 0$, "always" | cosine $\ge$ {glue:text}`cos_min:.12f` from $t = 2$; at $t = 0, 1$ $W^+e = 0$ |
 # | $s$ (eq. 49) | $(By^*)^\top(By^*)$ = {glue:text}`u2:.3g` | $1/(s_w\lVert By^*\rVert^2)$, e.g. {glue:text}`s_at_2:.3g` at $t = 2$ (match {glue:text}`s_rel:.1e`) |
 # | Note 15 | ratio $\to 1$ to first order | slope {glue:text}`gn_slope:.3f` in $\eta$ |
-# | Note 16 | Jacobian not symmetric | $\max|J-J^\top|$ = {glue:text}`asym_fa:.3g` (BP {glue:text}`asym_bp:.1e`) |
+# | Note 16 | Jacobian not symmetric | $\max\lvert J-J^\top\rvert$ = {glue:text}`asym_fa:.3g` (BP {glue:text}`asym_bp:.1e`) |
 # | eq. (79) (1,1), (1,4) | $h^2$, $-W + e$ | $-h^2$, $-Wh + e$ |
 #
 # The map's leads (Lemma 5's parallelism, $\cos = 1$ from $t \ge 2$, $s$ should be
