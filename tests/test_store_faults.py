@@ -174,3 +174,41 @@ def test_verify_exits_non_zero_on_damage_and_names_the_repair(stored, tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 1
     assert "1 damaged" in out.stdout and "--repair moves damaged runs" in out.stdout
+
+
+def test_verify_retrain_recomputes_stored_runs_and_flags_one_that_does_not(tmp_path):
+    """--retrain K on the toy family of the sweep tests: a sound run recomputes; a run whose
+    stored numbers were changed (and re-checksummed, so only retraining can tell) is flagged."""
+    import types
+
+    from falign import families
+    from falign.sweep import RunResult, run_sweep
+
+    def curve(spec, epochs):
+        return pd.DataFrame({"epoch": range(epochs + 1),
+                             "loss": [1.0 / (spec["run"] + e + 1) for e in range(epochs + 1)]})
+
+    family = types.ModuleType("retrain_toy")
+    family.NAME, family.CELL, family.PROFILES = "retrain_toy", ("run",), {"paper": 2}
+    family.store_name = lambda profile: "retrain_toy"
+    family.run_specs = lambda n: [{"experiment": "retrain_toy", "run": k, "epochs": 5}
+                                  for k in range(n)]
+    family.group_key = lambda spec: spec["run"]
+    family.train_group = lambda specs, ctx: [RunResult(curve(s, s["epochs"])) for s in specs]
+    families.register(family)
+    try:
+        store = ResultStore(tmp_path, "retrain_toy")
+        run_sweep(family, 2, store, progress=False)
+        report = verify_results(tmp_path, retrain_epochs=3, sample=2)
+        assert len(report.retrained) == 2 and report.mismatched == {} and report.clean
+        forged = store.path(family.run_specs(2)[1])
+        curve({"run": 7}, 5).to_csv(forged / "measurements.csv.gz", index=False)
+        rec = json.loads((forged / "run.json").read_text())
+        del rec["checksums"], rec["record_sha256"]
+        (forged / "run.json").write_text(json.dumps(rec))
+        upgrade_run(forged)                               # checksums agree with the forgery
+        report = verify_results(tmp_path, retrain_epochs=3, sample=2)
+        assert list(report.mismatched) == [forged] and "loss" in report.mismatched[forged]
+        assert not report.clean
+    finally:
+        families._REGISTERED.pop("retrain_toy", None)

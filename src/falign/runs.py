@@ -8,6 +8,7 @@ machines (e.g. from a GPU job back into results/).
     python -m falign.runs pack lenet_cifar out.tar.gz      (runs and checkpoints)
     python -m falign.runs unpack out.tar.gz                (into --results, never overwriting)
     python -m falign.runs verify [--repair] [--upgrade]   (checksums, strays, quarantine)
+    python -m falign.runs verify --retrain 2 --family lenet_cifar   (recompute 2 epochs of a run)
     python -m falign.runs submit lenet_cifar:paper --executor slurm --partition gpu \
         --gpus-per-task 1 --time-min 120                    (a submitit job array: falign.cluster)
 
@@ -26,11 +27,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .families import get_family
+import pandas as pd
+
+from .families import families, get_family
 from .notebooks import ROOT   # the checkout, or the current directory for an installed falign
 from .store import QUARANTINE, ResultStore, run_problems, spec_key, upgrade_run
 from .sweep import (CHECKPOINTS, Claims, checkpoint_folder, checkpoint_progress, missing,
-                    run_sweep)
+                    replay, run_sweep)
 
 
 def resolve_device(device: str) -> str:
@@ -155,11 +158,14 @@ class VerifyReport:
     upgraded: list = field(default_factory=list)         # ... that --upgrade gave checksums
     stray: dict = field(default_factory=dict)            # path -> what it is
     moved: dict = field(default_factory=dict)            # path -> where --repair put it
+    retrained: dict = field(default_factory=dict)        # run -> largest relative difference
+    mismatched: dict = field(default_factory=dict)       # run -> what did not recompute
     seconds: float = 0.0
 
     @property
     def clean(self) -> bool:
-        return not (self.damaged or self.stray or set(self.unchecked) - set(self.upgraded))
+        return not (self.damaged or self.stray or self.mismatched
+                    or set(self.unchecked) - set(self.upgraded))
 
     def lines(self) -> list[str]:
         out = [f"{self.runs} stored runs checked in {self.seconds:.1f} s: {len(self.damaged)} "
@@ -168,6 +174,9 @@ class VerifyReport:
         out += [f"  damaged {p}: {'; '.join(v)}" for p, v in self.damaged.items()]
         out += [f"  stray {p}: {v}" for p, v in self.stray.items()]
         out += [f"  moved {p} -> {v}" for p, v in self.moved.items()]
+        out += [f"  retrained {p}: recomputes (largest relative difference {v:.1e})"
+                for p, v in self.retrained.items() if p not in self.mismatched]
+        out += [f"  MISMATCH {p}: {v}" for p, v in self.mismatched.items()]
         if set(self.unchecked) - set(self.upgraded):
             out.append("  runs without checksums: add them with --upgrade (nothing is retrained)")
         if (self.damaged or self.stray) and not self.moved:
@@ -176,11 +185,54 @@ class VerifyReport:
         return out
 
 
-def verify_results(results: Path, *, repair: bool = False, upgrade: bool = False) -> VerifyReport:
+def store_families() -> dict[str, object]:
+    """Which family wrote each store folder name (every profile's store_name)."""
+    out = {}
+    for family in families().values():
+        for profile in getattr(family, "PROFILES", {}):
+            try:
+                out[family.store_name(profile)] = family
+            except (KeyError, ValueError):
+                pass
+    return out
+
+
+def compare_replay(stored: pd.DataFrame, ours: pd.DataFrame,
+                   same_device: bool) -> tuple[float, list[str]]:
+    """Largest relative difference between a replay and the stored measurements over the
+    epochs the replay covers, and the columns that differ beyond float32 round-off (accuracies:
+    one example in a thousand, as a GPU may flip one)."""
+    import numpy as np
+
+    stored = stored[stored.epoch <= ours.epoch.max()].reset_index(drop=True)
+    if stored.epoch.tolist() != ours.epoch.tolist():
+        return float("inf"), ["epochs measured"]
+    rtol = 2e-4 if same_device else 2e-3
+    worst, bad = 0.0, []
+    for col in ours.columns:
+        if col not in stored.columns or ours[col].dtype.kind not in "fi":
+            continue
+        a, b = ours[col].to_numpy(float), stored[col].to_numpy(float)
+        both = ~(np.isnan(a) & np.isnan(b))
+        diff = np.abs(a - b)[both]
+        rel = diff / (np.abs(b[both]) + 1e-6)
+        worst = max(worst, float(rel.max()) if rel.size else 0.0)
+        limit = 1e-3 if col.endswith("_acc") else rtol * np.abs(b[both]) + 1e-6
+        if np.any(~np.isfinite(diff)) or np.any(diff > limit):
+            bad.append(col)
+    return worst, bad
+
+
+def verify_results(results: Path, *, repair: bool = False, upgrade: bool = False,
+                   retrain_epochs: int | None = None, sample: int = 1,
+                   only: list[str] | None = None, device: str = "cpu",
+                   data_root=None) -> VerifyReport:
     """Check every stored run of every experiment under `results` against its checksums, and
     find stray entries: temporary folders and files left by interrupted writes, abandoned
     claims, checkpoints of runs already stored.  --repair moves damaged runs and strays into
-    <results>/_quarantine/ (never deletes); --upgrade adds checksums to runs stored without."""
+    <results>/_quarantine/ (never deletes); --upgrade adds checksums to runs stored without.
+    retrain_epochs K: re-train `sample` stored runs of each store (seeded draw; `only` names
+    families) for their first K epochs and compare them with the store."""
     import shutil
     import time as _time
 
@@ -215,6 +267,25 @@ def verify_results(results: Path, *, repair: bool = False, upgrade: bool = False
     for ckpt in sorted((results / CHECKPOINTS).glob("*/*.pt")) if (results / CHECKPOINTS).exists() else []:
         if (results / ckpt.parent.name / ckpt.stem / "run.json").exists():
             report.stray[ckpt] = "checkpoint of a run already stored"
+    if retrain_epochs:
+        import random
+
+        owners = store_families()
+        for store in stores:
+            family = owners.get(store.name)
+            if family is None or (only and family.NAME not in only):
+                continue
+            sound = [p for p in sorted(store.iterdir()) if p.is_dir() and not p.name.startswith(".")
+                     and p not in report.damaged]
+            for path in random.Random(0).sample(sound, min(sample, len(sound))):
+                record, stored = ResultStore._read(path)
+                ours = replay(family, record["spec"], retrain_epochs, device, data_root)
+                worst, bad = compare_replay(stored, ours,
+                                            record["provenance"]["device"].startswith("cpu"))
+                report.retrained[path] = worst
+                if bad:
+                    report.mismatched[path] = (f"the first {retrain_epochs} epochs differ from "
+                                               f"the store in {', '.join(bad)}")
     if repair:
         stamp = _time.strftime("%Y%m%dT%H%M%S")
         for path in [*report.damaged, *report.stray]:
@@ -310,6 +381,13 @@ def main(argv: list[str] | None = None) -> None:
                     help="move damaged runs and stray entries to results/_quarantine/")
     vf.add_argument("--upgrade", action="store_true",
                     help="add checksums to runs stored before they existed")
+    vf.add_argument("--retrain", type=int, default=None, metavar="K",
+                    help="re-train a sample of stored runs for their first K epochs and compare")
+    vf.add_argument("--sample", type=int, default=1, help="runs re-trained per store")
+    vf.add_argument("--family", action="append", default=None,
+                    help="re-train only runs of this family (repeatable)")
+    vf.add_argument("--device", default="cpu")
+    vf.add_argument("--data-root", default=None)
     ls = sub.add_parser("list", help="list pending runs per cell")
     ls.add_argument("family")
     ls.add_argument("--profile", default="paper")
@@ -335,9 +413,12 @@ def _dispatch(args) -> None:
     elif args.command == "submit":
         submit_command(args)
     elif args.command == "verify":
-        report = verify_results(args.results, repair=args.repair, upgrade=args.upgrade)
+        report = verify_results(args.results, repair=args.repair, upgrade=args.upgrade,
+                                retrain_epochs=args.retrain, sample=args.sample,
+                                only=args.family, device=resolve_device(args.device),
+                                data_root=args.data_root)
         print("\n".join(report.lines()))
-        if report.damaged and not args.repair:
+        if report.mismatched or report.damaged and not args.repair:
             raise SystemExit(1)
     elif args.command == "list":
         print(pending_table(get_family(args.family), args.profile, args.results))

@@ -268,3 +268,18 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
     bar.close()
     report.pending = missing(family, protocol, store)
     return report
+
+
+def replay(family, spec: dict, epochs: int, device: str = "cpu", data_root=None) -> pd.DataFrame:
+    """Re-train a stored run from its specification for its first `epochs` epochs (same data,
+    seeds and schedule) and return its measurements, to compare with the store: the family's
+    own `replay` where it has one, else its train function on the spec with fewer epochs
+    (valid for schedules that depend on the epoch, not on the total: step milestones)."""
+    if hasattr(family, "replay"):
+        return family.replay(spec, epochs, device=device, data_root=data_root)
+    if "epochs" not in spec:
+        raise ValueError(f"family {family.NAME} has no replay and its runs no 'epochs' field: "
+                         "give the family a replay(spec, epochs, device, data_root) function")
+    ctx = RunContext(device=device, data_root=data_root, progress=False)
+    (result,) = family.train_group([{**spec, "epochs": min(epochs, spec["epochs"])}], ctx)
+    return result.measurements
