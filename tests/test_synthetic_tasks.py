@@ -155,3 +155,26 @@ def test_bad_inputs_name_the_cause_and_the_fix():
         st.train_stacked([student("fa"), st.uniform_student([6, 8, 4], "fa", seed=0,
                                                             feedback_seed=1)],
                          lambda s: EVAL, lr=0.1, steps=1, evaluate=EVAL)
+
+
+def test_stacked_switch_by_copying_weights_matches_train_with_bp_until():
+    # Supp. Fig. 14 two ways: train() with bp_until=k on an FA net, and train_stacked with BP
+    # for k steps, the weights copied into the FA net (its own B), then FA.
+    k, extra = 15, 10
+    x, y = EVAL
+    full = (x[None], y[None])
+    switched = student("fa")
+    b_before = [layer.feedback.clone() for layer in falign.feedback_layers(switched)]
+    tr = st.train(switched, EVAL, lr=0.05, steps=k + extra, evaluate=EVAL, bp_until=k)
+    bp_net = student("bp")
+    st.train_stacked([bp_net], lambda s: full, lr=0.05, steps=k, evaluate=EVAL)
+    fa_net = st.copy_forward_weights_(student("fa"), bp_net)
+    assert all(torch.equal(layer.feedback, b) for layer, b in
+               zip(falign.feedback_layers(fa_net), b_before))          # B untouched, as drawn
+    tr2 = st.train_stacked([fa_net], lambda s: full, lr=0.05, steps=extra, evaluate=EVAL)[0]
+    assert tr2.error[-1] == pytest.approx(tr.error[-1], rel=1e-10)
+    for a, b in zip(params(switched), params(fa_net)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="architecture"):
+        st.copy_forward_weights_(student("fa"), st.uniform_student([6, 8, 4], "bp", seed=0,
+                                                                   feedback_seed=1))

@@ -443,3 +443,26 @@ def train_stacked(models: list[nn.Module], batches: Batches, *, lr: float, steps
                 layer.weight.copy_(W[i][j])
                 layer.bias.copy_(b[i][j])
     return traces
+
+
+# ------------------------------------------------------------------------------ switch of rule
+def copy_forward_weights_(model: nn.Module, source: nn.Module) -> nn.Module:
+    """Lillicrap et al. 2016, Supp. Fig. 14 (switch from backprop to FA): give `model` (e.g.
+    converted with 'fa', its B drawn once at conversion) the forward weights and biases of
+    `source` (e.g. the same network trained with 'bp'); model's feedback is left untouched."""
+    into, out_of = feedback_layers(model), feedback_layers(source)
+    if not into or not out_of:
+        raise ValueError("copy_forward_weights_ needs two converted networks: call "
+                         "falign.convert(model, rule, seed=...) on both first")
+    shapes = [tuple(m.weight.shape) for m in into], [tuple(m.weight.shape) for m in out_of]
+    if shapes[0] != shapes[1]:
+        raise ValueError(f"the networks differ in architecture ({shapes[0]} vs {shapes[1]}); "
+                         "build both with the same sizes")
+    with torch.no_grad():
+        for mine, theirs in zip(into, out_of):
+            mine.weight.copy_(theirs.weight)
+            if (mine.bias is None) != (theirs.bias is None):
+                raise ValueError("one network has biases and the other not; build both alike")
+            if mine.bias is not None:
+                mine.bias.copy_(theirs.bias)
+    return model
