@@ -90,9 +90,25 @@ def _check_finite(loss: torch.Tensor, epoch: int, what: str, lr: float) -> None:
             "or check the input scaling")
 
 
-def _loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    loss = F.cross_entropy(logits, y)
-    return float(loss), float((logits.argmax(-1) == y).double().mean())
+# A loss maps (network output, targets, reduction "mean" | "sum" over the batch) to a scalar
+# tensor; the default is cross-entropy on integer labels.  Regression targets (float, e.g. an
+# autoencoder's inputs) have no accuracy: it is recorded as NaN.
+LossFn = Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]
+
+
+def cross_entropy(output: torch.Tensor, target: torch.Tensor, reduction: str) -> torch.Tensor:
+    return F.cross_entropy(output, target, reduction=reduction)
+
+
+def _accuracy(output: torch.Tensor, y: torch.Tensor) -> float:
+    if y.is_floating_point():
+        return float("nan")
+    return float((output.argmax(-1) == y).double().mean())
+
+
+def _loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor,
+                       loss_fn: LossFn = cross_entropy) -> tuple[float, float]:
+    return float(loss_fn(logits, y, "mean")), _accuracy(logits, y)
 
 
 def potential_references(model: nn.Module) -> dict[str, list[torch.Tensor]] | None:
@@ -166,8 +182,9 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
           measure: Callable[[nn.Module, dict | None], dict] | None = chain_measurements,
           name: str = "model", transform: BatchTransform | None = None,
           checkpoint: os.PathLike | None = None, deadline: float | None = None,
-          checkpoint_every_s: float = 300.0) -> pd.DataFrame:
-    """Train a (converted) classifier with SGD + momentum on cross-entropy.
+          checkpoint_every_s: float = 300.0, loss_fn: LossFn = cross_entropy) -> pd.DataFrame:
+    """Train a (converted) classifier with SGD + momentum on cross-entropy (or on `loss_fn`,
+    e.g. a squared error; with float targets the accuracy columns are NaN).
 
     Returns one row per measured epoch: epoch, lr, train/test loss and accuracy, and what
     `measure(model, reference)` adds.  Raises TrainingDiverged naming the epoch.
@@ -220,9 +237,11 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
             if running is not None:
                 row["train_loss"], row["train_acc"] = running
             else:
-                row["train_loss"], row["train_acc"] = _eval(model, x, y, bs, prepare, aug_gen)
+                row["train_loss"], row["train_acc"] = _eval(model, x, y, bs, prepare, aug_gen,
+                                                            loss_fn)
             if xt is not None:
-                row["test_loss"], row["test_acc"] = _eval(model, xt, yt, bs, prepare, aug_gen)
+                row["test_loss"], row["test_acc"] = _eval(model, xt, yt, bs, prepare, aug_gen,
+                                                          loss_fn)
             if measure is not None:
                 row.update(measure(model, reference))
         rows.append(row)
@@ -246,7 +265,7 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
                 idx = order[step * bs:(step + 1) * bs] if order is not None else slice(None)
                 logits = model(prepare(x[idx], True, aug_gen))
                 target = y[idx]
-                loss = F.cross_entropy(logits, target, reduction=config.loss_reduction)
+                loss = loss_fn(logits, target, config.loss_reduction)
                 _check_finite(loss.detach(), epoch + 1, name, lr)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -257,7 +276,8 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
                         size = target.shape[0]
                         per_example = loss.detach() * (size if config.loss_reduction == "mean" else 1)
                         loss_sum += per_example
-                        hits += (logits.detach().argmax(-1) == target).sum()
+                        hits += (logits.detach().argmax(-1) == target).sum() if not \
+                            target.is_floating_point() else float("nan")
                         seen += size
             if (epoch + 1) % config.measure_every == 0 or epoch + 1 == config.epochs:
                 running = ((float(loss_sum) / seen, float(hits) / seen)
@@ -278,9 +298,10 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
 
 
 def _eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int,
-          prepare: BatchTransform, gen: torch.Generator) -> tuple[float, float]:
+          prepare: BatchTransform, gen: torch.Generator,
+          loss_fn: LossFn = cross_entropy) -> tuple[float, float]:
     if bs >= x.shape[0]:
-        return _loss_and_accuracy(model(prepare(x, False, gen)), y)
+        return _loss_and_accuracy(model(prepare(x, False, gen)), y, loss_fn)
     logits = torch.cat([model(prepare(x[i:i + bs], False, gen))
                         for i in range(0, x.shape[0], bs)])
-    return _loss_and_accuracy(logits, y)
+    return _loss_and_accuracy(logits, y, loss_fn)

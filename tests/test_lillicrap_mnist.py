@@ -1,0 +1,159 @@
+"""The Lillicrap et al. 2016 MNIST family (Supp. Notes 5 and 9, Supp. Fig. 5): the shallow
+control, the +-0.9 targets and squared error, the learning-rate steps, z-scoring with training
+statistics, FA's feedback scale, reproducible stored smoke runs and their receptive fields."""
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from falign.data import mnist_available
+from falign.families import lillicrap_mnist as L
+from falign.measurements import weight_layers
+from falign.store import ResultStore, spec_key
+from falign.sweep import RunContext, run_sweep
+
+needs_mnist = pytest.mark.skipif(not mnist_available(), reason="MNIST not in the data root")
+ONE_NET = replace(L.PROFILES["smoke"], nets=(("784-1000-10", ("fa", "bp", "shallow")),))
+
+
+def smoke_spec(rule):
+    return next(s for s in L.run_specs(ONE_NET) if s["rule"] == rule)
+
+
+def test_targets_are_exactly_plus_minus_0_9_and_the_loss_is_half_the_squared_error():
+    labels = torch.tensor([3, 0, 9, 3])
+    t = L.pm_targets(labels)
+    v = torch.tensor(0.9).item()                      # 0.9 in float32, the networks' dtype
+    assert set(t.unique().tolist()) == {-v, v} and t.dtype == torch.float32
+    assert torch.equal(t == 0.9, torch.nn.functional.one_hot(labels, 10).bool())
+    assert torch.equal(t[0], torch.tensor([-0.9] * 3 + [0.9] + [-0.9] * 6))
+    out = torch.linspace(-1, 1, 40).reshape(4, 10)
+    loss = L.squared_error(0.9)
+    hand = 0.5 * ((out - t) ** 2).sum(1)
+    assert loss(out, labels, "sum").item() == pytest.approx(hand.sum().item(), rel=1e-6)
+    assert loss(out, labels, "mean").item() == pytest.approx(hand.mean().item(), rel=1e-6)
+    # float targets (an autoencoder's images) are used as they are
+    assert loss(out, out.clone(), "sum").item() == 0.0
+
+
+def test_learning_rate_steps_after_epochs_8_and_10():
+    cfg = L.train_config(L.run_specs(L.PAPER)[0], "cpu", False)
+    rates = [cfg.lr_at(e) for e in range(L.PAPER.epochs)]
+    assert rates == pytest.approx([1e-2] * 8 + [1e-3] * 2 + [1e-4] * 2, rel=1e-12)
+    assert (cfg.batch_size, cfg.weight_decay, cfg.momentum) == (100, 1e-6, 0.0)
+
+
+def test_zscoring_uses_training_statistics_only():
+    gen = torch.Generator().manual_seed(0)
+    train_x = torch.rand(500, 6, generator=gen) * torch.tensor([1, 2, 3, 4, 5, 0.0]) + 7
+    test_x = torch.rand(100, 6, generator=gen) * 10
+    z, zt = L.zscore(train_x, test_x)
+    assert torch.allclose(z[:, :5].mean(0), torch.zeros(5), atol=1e-5)
+    assert torch.allclose(z[:, :5].std(0), torch.ones(5), atol=1e-5)
+    assert torch.equal(z[:, 5], torch.zeros(500))                 # constant pixel: only centred
+    mean, std = train_x.mean(0), train_x.std(0)
+    assert torch.allclose(zt[:, :5], (test_x[:, :5] - mean[:5]) / std[:5])
+    assert not torch.allclose(zt.mean(0), torch.zeros(6), atol=0.1)  # not the test set's own
+    g, gt = L.zscore(train_x, test_x, "global")
+    assert g.mean().item() == pytest.approx(0, abs=1e-5)
+    assert g.std().item() == pytest.approx(1, abs=1e-5)
+    with pytest.raises(ValueError, match="pixel or global"):
+        L.zscore(train_x, test_x, "per_image")
+
+
+def test_unknown_architecture_names_the_valid_ones():
+    with pytest.raises(ValueError, match="784-1000-10.*784-1500x3-10.*784-1000x10-10"):
+        L.layer_sizes("784-800-10")
+    with pytest.raises(ValueError, match="784-1000x5-784"):
+        L.build_model({**L.run_specs(L.PAPER)[0], "arch": "784-1000x3-10"})
+    assert L.layer_sizes("784-1000-500-10-500-1000-784", 0.1) == (784, 100, 50, 10, 50, 100, 784)
+
+
+def test_fa_feedback_keeps_the_error_size_and_bp_uses_w():
+    spec = L.run_specs(L.PAPER)[0]
+    fa = L.build_model({**spec, "rule": "fa"})
+    bp = L.build_model({**spec, "rule": "bp"})
+    for f, b in zip(weight_layers(fa), weight_layers(bp)):
+        assert torch.equal(f.weight, b.weight)                      # same forward init
+        bound = math.sqrt(3.0 / f.weight.shape[0])
+        assert f.feedback.abs().max() <= bound < 1.05 * f.feedback.abs().max()
+        assert torch.equal(b.feedback, b.weight)
+    # e B has, per hidden unit, about the size of e: Var(B) = 1/n_out
+    e = torch.randn(4000, 10, generator=torch.Generator().manual_seed(1))
+    sent = e @ weight_layers(fa)[1].feedback
+    assert sent.std().item() == pytest.approx(1.0, rel=0.05)
+
+
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory):
+    if not mnist_available():
+        pytest.skip("MNIST not in the data root")
+    store = ResultStore(tmp_path_factory.mktemp("lm"), L.store_name("smoke"))
+    run_sweep(L, ONE_NET, store)
+    return store
+
+
+@needs_mnist
+def test_shallow_control_leaves_every_hidden_layer_bit_identical(smoke_store):
+    for rule in ("shallow", "fa", "bp"):
+        spec = smoke_spec(rule)
+        record, table = smoke_store.load(spec)
+        rf = L.stored_receptive_fields(record)
+        before, after = rf[0], rf[spec["epochs"]]
+        if rule == "shallow":
+            assert np.array_equal(before, after)
+            model = L.build_model(spec)
+            assert [p.requires_grad for p in model.parameters()] == [False, False, True, True]
+            # the output layer did learn
+            assert table.weight_norm_2.iloc[-1] != table.weight_norm_2.iloc[0]
+            assert table.weight_norm_1.nunique() == 1
+        else:
+            assert not np.array_equal(before, after)
+
+
+@needs_mnist
+def test_receptive_fields_have_shape_100x28x28_and_start_at_the_initial_weights(smoke_store):
+    spec = smoke_spec("fa")
+    record, _ = smoke_store.load(spec)
+    rf = L.stored_receptive_fields(record)
+    assert sorted(rf) == [0, spec["epochs"]]
+    assert all(a.shape == (100, 28, 28) for a in rf.values())
+    units = record["provenance"]["receptive_fields"]["units"]
+    assert units == L.rf_units(spec) and len(set(units)) == 100
+    w0 = weight_layers(L.build_model(spec))[0].weight.detach()[units].reshape(100, 28, 28)
+    assert np.array_equal(rf[0], w0.numpy().astype(np.float16).astype(np.float32))
+
+
+@needs_mnist
+def test_a_smoke_run_is_reproducible_and_stored_with_its_spec(smoke_store):
+    spec = smoke_spec("fa")
+    record, table = smoke_store.load(spec)
+    assert record["spec"] == json.loads(json.dumps(spec)) and record["key"] == spec_key(spec)
+    assert table.epoch.tolist() == list(range(spec["epochs"] + 1))
+    assert table.lr.tolist()[1:] == pytest.approx([1e-2, 1e-3])     # smoke: drop after epoch 1
+    again = L.train_one(spec, RunContext()).measurements
+    cols = ["train_loss", "test_loss", "test_error", "weight_norm_1", "cos_wb_2"]
+    assert np.allclose(table[cols].to_numpy(), again[cols].to_numpy(), rtol=1e-6, atol=0)
+    assert table.test_error.between(0, 100).all()
+
+
+def test_quick_is_the_paper_schedule_on_a_smaller_grid():
+    quick = L.PROFILES["quick"]
+    assert replace(quick, nets=L.PAPER.nets, repeats=L.PAPER.repeats) == L.PAPER
+    paper_keys = {spec_key(s) for s in L.run_specs(L.PAPER)}
+    assert {spec_key(s) for s in L.run_specs(quick)} <= paper_keys
+    assert L.store_name("quick") == L.store_name("paper") != L.store_name("smoke")
+    assert (L.PAPER.repeats, L.PAPER.batch_size, L.PAPER.lr, L.PAPER.weight_decay,
+            L.PAPER.target) == (5, 100, 1e-2, 1e-6, 0.9)
+
+
+def test_receptive_field_smoothness_is_0_for_noise_and_1_for_ramps():
+    rng = np.random.default_rng(0)
+    assert abs(L.rf_smoothness(rng.uniform(-1, 1, (100, 28, 28)))) < 0.02
+    ramp = np.add.outer(np.arange(28.0), np.arange(28.0))[None] * np.array([1, -2, 5])[:, None, None]
+    assert L.rf_smoothness(ramp) == pytest.approx(1.0)
+    a = rng.normal(size=(5, 28, 28))
+    assert L.rf_change(a, a) == 0.0 and L.rf_change(a, 2 * a) == pytest.approx(1.0)
