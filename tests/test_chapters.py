@@ -14,12 +14,27 @@ NOISY_MNIST_CHAPTERS = ["fig2_conservation", "table3_deviations", "fig3_alignmen
                         "fig4_generalization", "readings_ablation"]
 LENET_CHAPTERS = ["table1_lenet_accuracy", "fig5_7_lenet_alignment"]
 RESNET_CHAPTERS = ["table2_resnet_accuracy", "table2_readings"]
-IMAGE_CHAPTERS = LENET_CHAPTERS + RESNET_CHAPTERS
+# Lechner 2020's tables on the Tiny-ImageNet stand-in (32 px for CIFAR-100, 64 px for ImageNet).
+LECHNER_TABLE_CHAPTERS = ["lechner_tables1_2_binary", "lechner_tables3_4_cifar_classes",
+                          "lechner_tables5_6_imagenet_classes"]
+IMAGE_CHAPTERS = LENET_CHAPTERS + RESNET_CHAPTERS + LECHNER_TABLE_CHAPTERS
 PAGES = ["scoreboard"]                    # computed from the store; no training of their own
 # Section 5's results checked live on small float64 networks: no dataset, no stored runs.
 THEORY_CHAPTERS = ["theory_convergence", "theory_conservation", "theory_alignment",
                    "theory_separable", "theory_min_norm"]
-ALL_CHAPTERS = NOISY_MNIST_CHAPTERS + IMAGE_CHAPTERS + THEORY_CHAPTERS + PAGES
+# Lillicrap et al. 2016 and Lechner 2020: small networks and flows computed live in the chapter
+# (no dataset, no stored runs), and the MNIST results of Lillicrap's text (a family of its own).
+LILLICRAP_LIVE_CHAPTERS = ["lillicrap_fig6_frozen_first_layer", "lillicrap_fig7_xor",
+                           "lillicrap_fig8_momentum", "lillicrap_fig9_unit_angles",
+                           "lillicrap_fig10_scalar_flow", "lillicrap_fig11_12_linear_regimens",
+                           "lillicrap_fig13_pseudoinverse", "lillicrap_fig14_bp_to_fa_switch",
+                           "lillicrap_theorem1_zero_error", "lillicrap_theorem2_pseudoinverse"]
+LILLICRAP_MNIST_CHAPTERS = ["lillicrap_fig5_receptive_fields", "lillicrap_mnist_results"]
+LECHNER_THEORY_CHAPTERS = ["lechner_theorem1_3_mono_nets", "lechner_theorem2_4_sign_agreement",
+                           "lechner_theorem5_counterexample"]
+LIVE_CHAPTERS = THEORY_CHAPTERS + LILLICRAP_LIVE_CHAPTERS + LECHNER_THEORY_CHAPTERS
+ALL_CHAPTERS = (NOISY_MNIST_CHAPTERS + LILLICRAP_MNIST_CHAPTERS + IMAGE_CHAPTERS + LIVE_CHAPTERS
+                + PAGES)
 
 
 def test_every_chapter_exists_and_is_in_the_toc():
@@ -45,7 +60,7 @@ def smoke_results(tmp_path_factory):
 
 
 def _needs_data(name):
-    if name in PAGES or name in THEORY_CHAPTERS:
+    if name in PAGES or name in LIVE_CHAPTERS:
         return []
     if name in IMAGE_CHAPTERS:
         return pytest.mark.skipif(not HAVE_TINY, reason="Tiny-ImageNet pool not in the data root (run `make data`)")
@@ -64,7 +79,7 @@ def test_chapter_runs_end_to_end_at_smoke_profile(name, smoke_results, tmp_path)
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images, f"{name} drew no figure"
     text = " ".join(str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
-    if name not in PAGES and name not in THEORY_CHAPTERS:
+    if name not in PAGES and name not in LIVE_CHAPTERS:
         assert "smoke" in text or "readings ablation" in text  # the status line was shown
 
 
@@ -75,3 +90,17 @@ def test_rendered_notebook_is_in_sync_with_its_source(name):
     rendered = [c.source for c in nbformat.read(CHAPTERS / f"{name}.ipynb", as_version=4).cells]
     assert rendered == source, (f"chapters/{name}.ipynb is stale: re-render it with "
                                 f"`make notebooks CHAPTER={name}`")
+
+
+def test_live_provenance_card_names_profile_setup_time_and_versions():
+    import torch
+
+    from falign.chapters import live_provenance_card
+    card = live_provenance_card("smoke", {"network": "30-20-10 linear", "repeats": 20}, 12.34)
+    values = card[""]
+    assert values["profile"] == "smoke"
+    assert values["network"] == "30-20-10 linear" and values["repeats"] == "20"
+    assert values["wall time of the chapter's computations"] == "12.3 s"
+    assert values["device"].startswith("cpu")
+    assert torch.__version__ in values["python / torch / numpy"]
+    assert len(values["falign source hash"]) == 16

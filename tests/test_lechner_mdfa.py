@@ -1,0 +1,190 @@
+"""The Lechner 2020 family (Tables 1-6): class pairs and n-class subsets drawn as the text draws
+them, inputs in [0, 1], B.1's architectures, the mono-net constraint kept through training, a
+reproducible smoke run stored with its spec, and bad fields refused with the fix named."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import falign
+from falign.data import class_subset
+from falign.families import lechner_mdfa as L
+from falign.store import ResultStore
+from falign.sweep import RunContext, run_sweep
+from test_data import make_fake_tiny_imagenet
+
+WNIDS = [f"n{i:08d}" for i in range(6)]
+SMOKE = L.PROFILES["smoke"]
+
+
+@pytest.fixture
+def fake_root(tmp_path, monkeypatch):
+    """A Tiny-ImageNet copy of 6 classes, 2 training and 1 validation image each; class k's
+    images have red channel 20 k, so a label can be traced back to its class."""
+    monkeypatch.setenv("FALIGN_CACHE", str(tmp_path / "cache"))
+    make_fake_tiny_imagenet(tmp_path, WNIDS, WNIDS)
+    L._images.cache_clear()
+    yield tmp_path
+    L._images.cache_clear()
+
+
+def _spec(**change):
+    spec = next(s for s in L.run_specs(SMOKE) if s["table"] == 1)
+    return {**spec, **change}
+
+
+def test_binary_pair_labels_are_exactly_the_two_drawn_classes(fake_root):
+    for k in range(3):
+        spec = _spec(subset_seed=k)
+        images = L.run_images(spec, fake_root)
+        drawn = class_subset(WNIDS, 2, k)
+        assert images.classes == drawn
+        assert set(images.train_labels.tolist()) == {0, 1} == set(images.test_labels.tolist())
+        # label j is the j-th drawn class: its images carry that class's red value
+        for labels, x in ((images.train_labels, images.train_images),
+                          (images.test_labels, images.test_images)):
+            red = x[..., 0].reshape(len(x), -1).mean(1)
+            expected = np.array([20 * WNIDS.index(drawn[j]) for j in labels])
+            assert np.allclose(red, expected, atol=3)
+    # different samples draw different pairs (the text's five random pairs)
+    pairs = {tuple(class_subset(WNIDS, 2, k)) for k in range(5)}
+    assert len(pairs) > 1
+
+
+def test_n_class_subsets_have_n_distinct_classes(fake_root):
+    for n in (3, 5):
+        spec = _spec(table=3, task="classes", n_classes=n)
+        images = L.run_images(spec, fake_root)
+        assert len(set(images.classes)) == n
+        assert set(images.train_labels.tolist()) == set(range(n))
+        assert set(images.test_labels.tolist()) == set(range(n))
+    with pytest.raises(ValueError, match="lower n"):
+        L.run_images(_spec(table=3, task="classes", n_classes=7), fake_root)
+
+
+def test_inputs_are_scaled_to_the_unit_interval():
+    x = torch.tensor([0, 1, 128, 254, 255], dtype=torch.uint8).repeat(2, 3, 5, 1)
+    out = L.unit_transform("cpu")(x, True, torch.Generator())
+    assert out.min() == 0.0 and out.max() == 1.0
+    assert torch.allclose(out[0, 0, 0], torch.tensor([0, 1, 128, 254, 255]) / 255.0)
+
+
+def test_architectures_follow_appendix_b1():
+    fc = L.build_network("cifar100", "fc", "tanh", 1, 32)
+    assert [(m.in_features, m.out_features) for m in fc if isinstance(m, nn.Linear)] == \
+        [(3072, 1024), (1024, 1024), (1024, 1)]
+    fc64 = L.build_network("imagenet", "fc", "relu", 5, 64)
+    assert [m.out_features for m in fc64 if isinstance(m, nn.Linear)] == [1024] * 4 + [5]
+    for benchmark, res, maps in (("cifar100", 32, [16, 8, 8]),
+                                 ("imagenet", 64, [32, 32, 16, 16, 8, 8])):
+        net = L.build_network(benchmark, "cnn", "hardtanh", 10, res)
+        convs = [m for m in net if isinstance(m, nn.Conv2d)]
+        assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == \
+            list(L.ARCHITECTURES[benchmark]["cnn"])
+        sizes = []
+        for c in convs:
+            c.register_forward_hook(lambda m, i, o: sizes.append(o.shape[-1]))
+        assert net(torch.zeros(2, 3, res, res)).shape == (2, 10)
+        assert sizes == maps
+        assert isinstance(net[-1], nn.Linear) and net[-1].in_features == maps[-1] ** 2 * convs[-1].out_channels
+    assert sum(isinstance(m, nn.Hardtanh) for m in net) == 6
+
+
+def test_binary_head_is_one_logit_and_its_loss_is_the_logistic_loss():
+    net = L.build_network("cifar100", "fc", "tanh", 1, 32)
+    x = torch.rand(7, 3, 32, 32)
+    logits = net(x)
+    z = net[:-1](x)[:, 0]
+    assert logits.shape == (7, 2) and torch.all(logits[:, 0] == 0)
+    assert torch.equal(logits.argmax(1), (z > 0).long())
+    y = torch.tensor([0, 1, 1, 0, 1, 0, 1])
+    assert torch.allclose(F.cross_entropy(logits, y), F.binary_cross_entropy_with_logits(z, y.float()))
+
+
+@pytest.mark.parametrize("architecture", ["fc", "cnn"])
+def test_mdfa_keeps_every_weight_after_the_first_layer_nonnegative_through_training(architecture):
+    spec = _spec(architecture=architecture, rule="mdfa", activation="relu")   # uniform init
+    model = L.build_model(spec)
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    assert all(float(m.weight.detach().min()) >= spec["epsilon"] for m in layers[1:])
+    assert float(layers[0].weight.detach().min()) < 0                 # the first layer is free
+    for layer in falign.feedback_layers(model)[1:]:
+        assert float(layer.feedback.min()) >= 0              # Theorem 2 needs B >= 0
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(16, 3, 32, 32, generator=gen), torch.randint(0, 2, (16,), generator=gen)
+    cfg = falign.training.TrainConfig(epochs=3, lr=0.5, batch_size=8, device="cpu", progress=False)
+    table = falign.training.train(model, (x, y), None, cfg, measure=L.measure)
+    # the projection binds: without it some weight would have gone negative
+    assert (table.min_weight_after_first == 0).any()
+    assert (table.min_weight_after_first >= 0).all()
+    assert all(float(m.weight.detach().min()) >= 0 for m in layers[1:])
+    assert float(layers[0].weight.detach().min()) < 0
+
+
+def test_initialisation_follows_appendix_b3():
+    for rule in ("dfa", "fa", "mdfa"):
+        zero = L.build_model(_spec(rule=rule, activation="tanh"))
+        assert all(float(m.weight.detach().abs().max()) == 0 for m in falign.feedback_layers(zero))
+    bp = falign.feedback_layers(L.build_model(_spec(rule="bp", activation="tanh")))
+    bound = 1 / 3072 ** 0.5
+    assert 0.9 * bound < float(bp[0].weight.detach().abs().max()) <= bound
+    dfa = falign.feedback_layers(L.build_model(_spec(rule="dfa")))
+    d = dfa[1].feedback                                  # (1 output, 1024 features), N(0, 1/1024)
+    assert d.shape == (1, 1024) and float(d.min()) < 0 and 0.7 < float(d.std() * 32) < 1.3
+
+
+def test_smoke_run_is_reproducible_and_stored_with_its_spec(fake_root, tmp_path):
+    protocol = replace(SMOKE, tables=(1,), rules=("mdfa", "bp"), train_per_class=2,
+                       test_per_class=1)
+    stores = []
+    for name in ("a", "b"):
+        store = ResultStore(tmp_path / name, L.store_name("smoke"))
+        report = run_sweep(L, protocol, store, data_root=fake_root, progress=False)
+        assert len(report.trained) == 2 and not report.pending
+        stores.append(store)
+    tables = [s.table().sort_values(["run_key", "epoch"]).reset_index(drop=True) for s in stores]
+    cols = ["run_key", "epoch", "train_acc", "test_acc", "train_loss", "weight_norm_1"]
+    assert tables[0][cols].equals(tables[1][cols])
+    records = {r["key"]: r for r in stores[0].records()}
+    for spec in L.run_specs(protocol):
+        record = records[falign.store.spec_key(spec)]
+        assert record["spec"] == spec
+        assert record["provenance"]["data"]["classes"] == class_subset(WNIDS, 2, 0)
+
+
+def test_grid_counts_order_and_printed_values():
+    paper = L.run_specs(L.PAPER)
+    # Table 1/2: 3 activations x 4 rules x 2 architectures x 5 pairs; 3/4: 5 n; 5/6: 3 n.
+    counts = {t: sum(s["table"] == t for s in paper) for t in range(1, 7)}
+    assert counts == {1: 120, 2: 120, 3: 100, 4: 100, 5: 60, 6: 60}
+    samples = [s["sample"] for s in paper]
+    assert samples.index(1) > max(i for i, k in enumerate(samples) if k == 0)
+    assert paper[0]["table"] == 1 and paper[0]["architecture"] == "fc"
+    quick = L.run_specs(L.PROFILES["quick"])
+    assert {s["epochs"] for s in quick} == {s["epochs"] for s in paper}    # never fewer epochs
+    keys = {falign.store.spec_key(s) for s in paper}
+    assert {falign.store.spec_key(s) for s in quick} <= keys              # quick runs count
+    p = L.printed().set_index(["table", "architecture", "activation", "n_classes", "rule", "set"])
+    assert len(p) == 2 * 48 + 2 * 40 + 2 * 24
+    assert tuple(p.loc[(1, "fc", "tanh", 2, "mdfa", "train")]) == (100.0, 0.0)
+    assert tuple(p.loc[(2, "cnn", "hardtanh", 2, "mdfa", "train")]) == (79.5, 9.8)
+    assert tuple(p.loc[(3, "fc", "tanh", 3, "mdfa", "train")]) == (53.3, 8.9)
+    assert tuple(p.loc[(6, "cnn", "tanh", 10, "fa", "test")]) == (10.6, 0.8)
+
+
+def test_bad_fields_raise_and_name_the_fix():
+    with pytest.raises(ValueError, match="unknown learning rule 'sfa'; use one of bp"):
+        L.run_specs(replace(SMOKE, rules=("sfa",)))
+    with pytest.raises(ValueError, match="unknown learning rule"):
+        L.build_model(_spec(rule="signfa"))
+    with pytest.raises(ValueError, match="unknown activation 'sigmoid'; use one of hardtanh"):
+        L.run_specs(replace(SMOKE, binary_activations=("sigmoid",)))
+    with pytest.raises(ValueError, match="unknown activation"):
+        L.build_network("cifar100", "fc", "gelu", 1, 32)
+    with pytest.raises(ValueError, match="lower classes_cifar"):
+        L.run_specs(replace(SMOKE, classes_cifar=(150,), cifar_dataset="cifar100"))
+    with pytest.raises(ValueError, match="ImageNet itself is not supported"):
+        L.run_specs(replace(SMOKE, imagenet_dataset="imagenet"))
