@@ -30,7 +30,8 @@ data:
 # built site (which needs Chromium: `make browser` installs Debian's).
 # Both cores (pytest-xdist); --dist loadfile keeps each notebook's cells in one worker.
 test: venv data browser
-	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests --nbval --nbval-current-env chapters
+	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests --nbval --nbval-current-env \
+	  --nbval-sanitize-with nbval_sanitize.cfg chapters
 
 # Execute chapters with papermill.  CHAPTER=name (default: all), PROFILE=paper|quick|smoke,
 # DEVICE=auto|cpu|cuda.  Trains only the runs not yet stored under RESULTS; the executed
@@ -67,7 +68,8 @@ sweep: venv data
 	  $(if $(PARTITION),--partition $(PARTITION)) --gpus-per-task $(GPUS) --cpus-per-task $(CPUS) \
 	  --time-min $(TIME_MIN) --results $(RESULTS) --wait
 # One core of a CPU-only session: the queue of pending runs, in order, within one budget.
-QUEUE ?= resnet_tiny_imagenet:quick lenet_cifar:quick lenet_cifar_readings:quick lenet_cifar:paper resnet_tiny_imagenet:paper
+QUEUE ?= resnet_tiny_imagenet:quick lenet_cifar:quick lenet_cifar_readings:quick lillicrap_mnist:quick \
+         lechner_mdfa:quick lenet_cifar:paper resnet_tiny_imagenet:paper
 background: venv data
 	OMP_NUM_THREADS=1 FALIGN_PROGRESS=0 $(PY) -m falign.runs train $(QUEUE) --device cpu --budget-min $(BUDGET_MIN) --results $(RESULTS)
 # Check every stored run against its checksums and list stray entries; REPAIR=1 moves damaged

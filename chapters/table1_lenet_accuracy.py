@@ -282,7 +282,7 @@ pd.DataFrame({rule: angles(lenet_cifar.build_model(specs[rule]))
 # above FA.
 # :::
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["solution", "hide-cell", "nbval-ignore-output"]
 def angle_curve(rule, steps=40, every=10):
     """Overall update-gradient angle (degrees) every `every` steps of full-batch SGD."""
     model = lenet_cifar.build_model(specs[rule])
