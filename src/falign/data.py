@@ -44,11 +44,8 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def md5sum(path: Path) -> str:
-    h = hashlib.md5()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "md5").hexdigest()
 
 
 @dataclass

@@ -46,11 +46,8 @@ QUARANTINE = "_quarantine"          # <results>/_quarantine/<experiment>/<key>: 
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def record_sha256(record: dict) -> str:
