@@ -100,8 +100,13 @@ book: venv
 student-book: venv
 	$(PY) -m falign.notebooks student-book --out _build/student
 
+# Each rule's step time against autograd backprop, by width and by models at once; stored for
+# the book's performance page (chapters/performance.py).  Pause background training first.
+BENCH_DEVICE ?= cpu
+BENCH_SECTIONS ?= rules width concurrency
+BENCH_OUT ?= results/benchmarks/$(BENCH_DEVICE)-$(shell date -u +%Y%m%d).json
 bench: venv
-	$(PY) scripts/benchmark.py
+	$(PY) scripts/benchmark.py --device $(BENCH_DEVICE) --sections $(BENCH_SECTIONS) --out $(BENCH_OUT)
 
 clean:
 	rm -rf _build

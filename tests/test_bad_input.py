@@ -1,7 +1,5 @@
 """Bad input ends in an error that names the cause and the fix."""
 import gzip
-import shutil
-from pathlib import Path
 
 import pytest
 import torch

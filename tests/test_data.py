@@ -1,5 +1,4 @@
 """Data loaders: real MNIST where present, small files in the official formats otherwise."""
-import os
 import pickle
 from pathlib import Path
 

@@ -126,7 +126,6 @@ def test_unknown_family_lists_the_known_ones():
 
 def test_a_terminated_worker_releases_its_claim(toy, tmp_path):
     import signal
-    import time
     script = tmp_path / "worker.py"
     script.write_text(
         "import sys, time, types, pandas as pd\n"

@@ -12,8 +12,9 @@ from torch import nn
 import falign
 from falign.data import class_subset
 from falign.families import lechner_mdfa as L
+from falign.families.image_classification import subset_images
 from falign.store import ResultStore
-from falign.sweep import RunContext, run_sweep
+from falign.sweep import run_sweep
 from test_data import make_fake_tiny_imagenet
 
 WNIDS = [f"n{i:08d}" for i in range(6)]
@@ -26,9 +27,9 @@ def fake_root(tmp_path, monkeypatch):
     images have red channel 20 k, so a label can be traced back to its class."""
     monkeypatch.setenv("FALIGN_CACHE", str(tmp_path / "cache"))
     make_fake_tiny_imagenet(tmp_path, WNIDS, WNIDS)
-    L._images.cache_clear()
+    subset_images.cache_clear()
     yield tmp_path
-    L._images.cache_clear()
+    subset_images.cache_clear()
 
 
 def _spec(**change):

@@ -14,7 +14,7 @@ import falign
 from falign.data import DatasetError, class_subset, tiny_imagenet_images
 from falign.families import resnet_tiny_imagenet as resnet
 from falign.store import ResultStore, spec_key
-from falign.sweep import RunContext, run_sweep
+from falign.sweep import run_sweep
 from test_lenet_family import make_fake_tiny
 
 

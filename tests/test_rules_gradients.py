@@ -1,4 +1,5 @@
 """Every rule's weight, bias and input gradients against hand-written formulas (float64)."""
+import copy
 import math
 
 import pytest
@@ -26,7 +27,7 @@ def expected_feedback(rule: str, layer) -> torch.Tensor:
     sign = torch.where(w > 0, 1.0, -1.0)
     if rule == "signfa":
         return math.sqrt(2.0 / (fan_in + fan_out)) * sign
-    return layer.feedback_store.abs() * sign
+    return layer.magnitudes().abs() * sign
 
 
 def linear_net(rule: str):
@@ -103,12 +104,12 @@ def test_feedback_shapes_buffers_and_semantics():
 
 def test_brsf_redraws_once_per_optimizer_step_only():
     net = linear_net("brsf")
-    before = net[2].feedback_store.clone()
+    before = net[2].magnitudes().clone()
     net(torch.randn(3, 4)).sum().backward()
     net(torch.randn(3, 4)).sum().backward()                   # more forwards: no redraw
-    torch.testing.assert_close(net[2].feedback_store, before)
+    torch.testing.assert_close(net[2].magnitudes(), before)
     falign.after_optimizer_step(net)
-    assert not torch.allclose(net[2].feedback_store, before)
+    assert not torch.allclose(net[2].magnitudes(), before)
     frsf = linear_net("frsf")
     fixed = frsf[2].feedback_store.clone()
     falign.after_optimizer_step(frsf)
@@ -179,3 +180,48 @@ def test_feedback_moves_with_to_and_survives_state_dict():
     fresh.load_state_dict(net.state_dict())
     torch.testing.assert_close(fresh[2].feedback, net[2].feedback)
     assert net.float()[2].feedback.dtype == torch.float32
+
+
+def test_brsf_lazy_magnitudes_equal_eager_draws_and_skip_unused_layers():
+    """|M_t| is drawn when first read after step t, bit-equal to drawing it at the step; the
+    first layer (no input gradient) never draws during training; checkpoints hold |M_t|."""
+    from falign.rules import draw_feedback, layer_seed
+    net = linear_net("brsf")
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        net(torch.randn(5, 4)).pow(2).sum().backward()
+        opt.step()
+        falign.after_optimizer_step(net)
+    first, last = net[0], net[2]
+    assert first._magnitudes_stale                            # never read: never drawn
+    for layer in (first, last):
+        gen = torch.Generator().manual_seed(layer_seed(layer._seed, layer._index, 3))
+        eager = draw_feedback("brsf", layer.weight, gen)
+        assert torch.equal(layer.magnitudes(), eager)
+    falign.after_optimizer_step(net)                          # step 4, stale again
+    saved = net.state_dict()
+    gen = torch.Generator().manual_seed(layer_seed(first._seed, first._index, 4))
+    assert torch.equal(saved["0.feedback_store"], draw_feedback("brsf", first.weight, gen))
+    fresh = linear_net("brsf")
+    fresh.load_state_dict(saved)
+    assert not fresh[0]._magnitudes_stale
+    assert torch.equal(fresh[2].feedback, net[2].feedback)
+
+
+@pytest.mark.parametrize("stride,padding,groups,bias", [(2, 1, 1, False), (1, 0, 2, True),
+                                                        (3, 2, 4, True)])
+def test_conv_bp_matches_autograd_for_strides_groups_and_no_bias(stride, padding, groups, bias):
+    """The fused backward hands each output of convolution_backward to the right argument."""
+    torch.manual_seed(4)
+    plain = nn.Conv2d(4, 8, 3, stride=stride, padding=padding, groups=groups, bias=bias).double()
+    conv = falign.convert(nn.Sequential(copy.deepcopy(plain)), "bp", seed=0)[0]
+    x = torch.randn(2, 4, 9, 9, dtype=torch.float64)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    g = torch.randn_like(plain(x))
+    plain(xa).backward(g)
+    conv(xb).backward(g)
+    torch.testing.assert_close(xb.grad, xa.grad, rtol=0, atol=1e-12)
+    torch.testing.assert_close(conv.weight.grad, plain.weight.grad, rtol=0, atol=1e-12)
+    if bias:
+        torch.testing.assert_close(conv.bias.grad, plain.bias.grad, rtol=0, atol=1e-12)

@@ -68,22 +68,20 @@ class _Conv2dFn(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, weight = ctx.saved_tensors
         layer = ctx.layer
-        grad_x = grad_w = grad_b = None
         if layer._direct and layer._is_output:
             layer._channel.error = grad_out.reshape(grad_out.shape[0], -1)
-        if ctx.needs_input_grad[0]:
-            if layer._direct and not layer._true_gradient:
-                grad_x = (layer._channel_error() @ layer.feedback).reshape(x.shape)
-            else:
-                grad_x = torch.nn.grad.conv2d_input(
-                    x.shape, layer._backward_matrix(weight), grad_out,
-                    layer.stride, layer.padding, layer.dilation, layer.groups)
-        if ctx.needs_input_grad[1]:
-            grad_w = torch.nn.grad.conv2d_weight(
-                x, weight.shape, grad_out, layer.stride, layer.padding, layer.dilation,
-                layer.groups)
-        if ctx.needs_input_grad[2]:
-            grad_b = grad_out.sum((0, 2, 3))
+        direct_input = layer._direct and not layer._true_gradient
+        want_x, want_w, want_b = ctx.needs_input_grad[:3]
+        # One fused convolution_backward, as autograd's own: handed B in W's place it returns
+        # grad_input = conv_transpose(grad_out, B) while grad_weight, which does not read the
+        # weight, keeps its true form delta * a_{i-1}.
+        matrix = weight if direct_input or not want_x else layer._backward_matrix(weight)
+        grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
+            grad_out, x, matrix, [weight.shape[0]] if want_b else None,
+            layer.stride, layer.padding, layer.dilation, False, [0, 0], layer.groups,
+            [want_x and not direct_input, want_w, want_b])
+        if want_x and direct_input:
+            grad_x = (layer._channel_error() @ layer.feedback).reshape(x.shape)
         return grad_x, grad_w, grad_b, None
 
 
@@ -100,6 +98,11 @@ class _FeedbackMixin:
         self._channel: _ErrorChannel | None = None
         self._true_gradient = False
         self._seed, self._index = seed, index
+        # brSF redraws |M| once per optimiser step, but lazily, when the step's feedback is
+        # first read: a layer whose input needs no gradient (the first) then never pays for a
+        # draw it would not use.  The draw is a function of (seed, layer, step), so the lazy
+        # value equals an eager one bit for bit.
+        self._magnitudes_stale = False
         gen = torch.Generator().manual_seed(layer_seed(seed, index))
         stored = None if self._direct else draw_feedback(self.rule, self.weight, gen)
         # Feedback lives in buffers: saved in the state_dict and moved by .to().
@@ -121,6 +124,8 @@ class _FeedbackMixin:
         return self._backward_matrix(self.weight.detach())
 
     def _backward_matrix(self, weight: torch.Tensor) -> torch.Tensor:
+        if self._magnitudes_stale:
+            self._redraw_magnitudes()
         if self._true_gradient or self.rule == "bp":
             return weight
         if self.rule in ("fa", "adafa"):
@@ -144,21 +149,38 @@ class _FeedbackMixin:
                                      dtype=self.weight.dtype)
             self.feedback_store = d.to(self.weight.device)
 
+    def _redraw_magnitudes(self) -> None:
+        """brSF's |M_t| for the current step t = feedback_step (Liao et al. 2016)."""
+        gen = torch.Generator().manual_seed(
+            layer_seed(self._seed, self._index, int(self.feedback_step)))
+        self.feedback_store.copy_(draw_feedback("brsf", self.weight, gen))
+        self._magnitudes_stale = False
+
+    def magnitudes(self) -> torch.Tensor:
+        """The stored feedback tensor brought up to the current step (|M_t| for brSF)."""
+        if self._magnitudes_stale:
+            self._redraw_magnitudes()
+        return self.feedback_store
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        if self._magnitudes_stale:            # a checkpoint holds the current step's |M_t|
+            self._redraw_magnitudes()
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # A lazily created DFA matrix must exist before its saved value can be loaded into it.
         key = prefix + "feedback_store"
         if self._direct and self.feedback_store is None and key in state_dict:
             self.feedback_store = torch.empty_like(state_dict[key], device=self.weight.device)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._magnitudes_stale = False        # the saved |M_t| belongs to the saved step
 
     def after_optimizer_step(self) -> None:
-        """Per-step feedback updates: redraw brSF magnitudes; keep mDFA weights >= 0."""
+        """Per-step feedback updates: brSF's magnitudes go stale (redrawn at first use); keep
+        mDFA weights >= 0."""
         self.feedback_step += 1
         if self.rule == "brsf":
-            gen = torch.Generator().manual_seed(
-                layer_seed(self._seed, self._index, int(self.feedback_step)))
-            fresh = draw_feedback("brsf", self.weight, gen)
-            self.feedback_store.copy_(fresh)
+            self._magnitudes_stale = True
         elif self.rule == "mdfa" and self._index > 0:
             with torch.no_grad():
                 self.weight.clamp_(min=0.0)

@@ -23,7 +23,7 @@ CHAPTERS = ROOT / "chapters"
 
 # Pages computed from the result store that regenerate no figure or table of their own (and so
 # have no exercises).
-PAGES = ("scoreboard",)
+PAGES = ("scoreboard", "performance")
 
 
 def chapter_names() -> list[str]:

@@ -243,3 +243,78 @@ def status_bars(counts: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("rows of the scoreboard (printed numbers and claims)")
     ax.legend(ncol=2, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     return fig
+
+
+# The autograd baseline of the performance page is backprop itself: BP's colour, dashed.
+BASELINE_STYLE = {"color": RULE_COLORS["bp"], "ls": "--", "lw": 1.0}
+
+
+def rule_cost_ratios(cases: pd.DataFrame, limit: float = 1.05) -> plt.Figure:
+    """Each rule's step time over autograd backprop's (dot: median over interleaved rounds,
+    bar: quartiles), one panel per (device, model)."""
+    data = cases[cases.candidate.isin(RULE_COLORS)]
+    panels = list(data.groupby(["device", "model"], sort=False))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.2), squeeze=False,
+                             sharey=True)
+    rules = [r for r in RULE_COLORS if r in set(data.candidate)]
+    for ax, ((device, model), part) in zip(axes.flat, panels):
+        for y, rule in enumerate(rules):
+            hit = part[part.candidate == rule]
+            if hit.empty:
+                continue
+            row = hit.iloc[0]
+            ax.errorbar(row.ratio, y, xerr=[[row.ratio - row.ratio_q1], [row.ratio_q3 - row.ratio]],
+                        fmt="o", ms=5, color=RULE_COLORS[rule], capsize=2)
+        ax.axvline(1.0, **BASELINE_STYLE)
+        ax.axvline(limit, color="black", lw=0.9, ls=":")
+        ax.set_title(f"{model}\n{device}", fontsize=8)
+        ax.set_xlabel("step time / autograd BP's")
+    axes[0, 0].set_yticks(range(len(rules)), [RULE_LABELS[r] for r in rules])
+    axes[0, 0].invert_yaxis()
+    return fig
+
+
+def _plain_ticks(ax, xs, y: bool = True) -> None:
+    """Tick a log axis at the measured values, written as plain numbers (25, not 2^4.6)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+    ax.set_xticks([float(x) for x in xs], [f"{x:g}" for x in xs])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    if y:
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def cost_vs_width(cases: pd.DataFrame) -> plt.Figure:
+    """Median step time (ms) against hidden width, log-log, per rule and the autograd baseline."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    for name, part in cases.groupby("candidate", sort=False):
+        part = part.sort_values("width")
+        style = (dict(BASELINE_STYLE, label="BP, plain autograd") if name not in RULE_COLORS
+                 else {"color": RULE_COLORS[name], "label": RULE_LABELS[name], "lw": 1.3})
+        ax.plot(part.width, part.median_ms, marker="o", ms=3.5, **style)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    _plain_ticks(ax, sorted(cases.width.unique()))
+    ax.set_xlabel("hidden width (units)")
+    ax.set_ylabel("time per training step (ms)")
+    ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def cost_vs_models(cases: pd.DataFrame) -> plt.Figure:
+    """Time per model per epoch (ms) when K models train as one stacked computation, against
+    K, beside the time of one model trained alone."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    cases = cases.sort_values("models")
+    # The stack mixes FA, adaFA, sign-FA and BP: black, no rule's colour.
+    ax.plot(cases.models, cases.median_ms / cases.models, marker="o", ms=3.5, color="black",
+            label="stacked (time of the stack / K)")
+    ax.plot(cases.models, cases.one_model_ms, label="one model alone", **BASELINE_STYLE)
+    ax.set_xscale("log", base=2)
+    _plain_ticks(ax, sorted(cases.models.unique()), y=False)
+    ax.set_xlabel("models trained at once, K")
+    ax.set_ylabel("time per model per epoch (ms)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, frameon=False)
+    return fig

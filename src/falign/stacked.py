@@ -14,8 +14,6 @@ one-by-one runs of falign.training.train.
 """
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -68,7 +66,7 @@ class StackedMLPs:
             self.params["b2"] = stack(lambda a, b: b.bias)
         self.momentum = {k: None for k in self.params}
         zeros = lambda l: torch.zeros_like(l.weight)
-        self.store = [stack(lambda a, b, i=i: ((a, b)[i].feedback_store
+        self.store = [stack(lambda a, b, i=i: ((a, b)[i].magnitudes()
                                               if (a, b)[i].feedback_store is not None
                                               else zeros((a, b)[i])))
                       for i in (0, 1)]
@@ -200,6 +198,7 @@ class StackedMLPs:
                     layer.feedback_step += self.steps
                     if layer.feedback_store is not None:
                         layer.feedback_store.copy_(store[i])
+                        layer._magnitudes_stale = False    # store[i] is this step's |M_t|
 
 
 def train_stacked(models: list[nn.Module], train_data: tuple[torch.Tensor, torch.Tensor],
@@ -240,18 +239,3 @@ def train_stacked(models: list[nn.Module], train_data: tuple[torch.Tensor, torch
                 record(epoch + 1, lr)
         stack.write_back()
     return [pd.DataFrame(t) for t in tables]
-
-
-def time_per_epoch(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor,
-                   epochs: int = 5, device: str = "cpu") -> float:
-    """Seconds per full-batch epoch of the stacked computation (benchmark helper)."""
-    stack = StackedMLPs(models, torch.device(device))
-    x, y = x.to(device), y.to(device)
-    with torch.no_grad():
-        stack.sgd_step(stack.gradients(x, y, "mean")[0], 1e-3, 0.0, 0.0)
-        t0 = time.perf_counter()
-        for _ in range(epochs):
-            stack.sgd_step(stack.gradients(x, y, "mean")[0], 1e-3, 0.0, 0.0)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / epochs

@@ -8,6 +8,7 @@ calls these helpers, so a change here is a change to both tables' code paths.
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import asdict
@@ -15,7 +16,8 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from ..data import ImageSubset
+from ..data import (ImageSubset, cifar100_images, tiny_imagenet_classes,
+                    tiny_imagenet_images)
 from ..layers import FEEDBACK_LAYERS, xavier_feedback_
 from ..measurements import alignment_cosine_from, feedback_of, weight_layers
 from ..sweep import RunContext, RunResult
@@ -240,6 +242,33 @@ def set_precision(precision: str, device: str) -> None:
         allow = precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = allow
         torch.backends.cudnn.allow_tf32 = allow
+
+
+# ------------------------------------------------------------------------------------ data
+RESOLUTION = {"cifar100": 32, "tiny_imagenet_32": 32, "tiny_imagenet_64": 64}
+
+
+@functools.lru_cache(maxsize=8)        # the runs of a cell share their decoded subset
+def subset_images(dataset: str, data_root, n_classes: int, subset_seed: int,
+                  per_class: tuple[int | None, int | None], datasets: tuple[str, ...],
+                  n_option: str = "n_classes") -> ImageSubset:
+    """The uint8 images of an n-class subset of `dataset`, one of the family's `datasets`:
+    CIFAR-100, or the Tiny-ImageNet classes present in the data root at 32 or 64 px (the
+    stand-in).  Too large an n is an error naming the classes there and the option to lower."""
+    if dataset not in datasets:
+        raise ValueError(f"unknown dataset {dataset!r}; use one of {', '.join(datasets)}")
+    if dataset == "cifar100":
+        return cifar100_images(data_root, n_classes=n_classes, subset_seed=subset_seed,
+                               per_class=per_class)
+    present = tiny_imagenet_classes(data_root, present=True)
+    if n_classes > len(present):
+        raise ValueError(
+            f"n = {n_classes} classes, but the Tiny-ImageNet copy in the data root holds "
+            f"{len(present)} classes with training images; lower n ({n_option}) or point "
+            "FALIGN_DATA at a fuller copy")
+    return tiny_imagenet_images(data_root, n_classes=n_classes, subset_seed=subset_seed,
+                                resolution=RESOLUTION[dataset], present=True,
+                                per_class=per_class)
 
 
 # ---------------------------------------------------------------------------------- training

@@ -21,7 +21,6 @@ The mono-net constraint of mDFA (every weight after the first layer >= 0) is the
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import asdict, dataclass, replace
 
@@ -30,13 +29,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..data import ImageSubset, cifar100_images, tiny_imagenet_classes, tiny_imagenet_images
+from ..data import ImageSubset
 from ..layers import convert, feedback_layers
 from ..models import ACTIVATIONS
 from ..store import spec_key
 from ..sweep import RunContext, RunResult
 from ..training import TrainConfig, train
-from .image_classification import ImageTransform
+from .image_classification import RESOLUTION, ImageTransform, subset_images
 
 NAME = "lechner_mdfa"
 RULES = ("bp", "dfa", "fa", "mdfa")                 # the tables' row order
@@ -65,7 +64,6 @@ DATASETS = {
     "tiny_imagenet_32": "stand-in: Tiny-ImageNet classes downsampled to 32x32",
     "tiny_imagenet_64": "stand-in: Tiny-ImageNet classes at their native 64x64",
 }
-RESOLUTION = {"cifar100": 32, "tiny_imagenet_32": 32, "tiny_imagenet_64": 64}
 INITS = ("appendix_b3", "uniform", "normal")
 FEEDBACK_INITS = ("normal", "uniform")
 GRID = ("tables", "samples", "binary_activations", "classes_cifar", "classes_imagenet",
@@ -255,29 +253,11 @@ def describe(protocol: LechnerProtocol) -> dict:
 
 
 # ------------------------------------------------------------------------------------ data
-@functools.lru_cache(maxsize=8)
-def _images(dataset: str, data_root, n_classes: int, subset_seed: int,
-            per_class: tuple[int | None, int | None]) -> ImageSubset:
-    if dataset == "cifar100":
-        return cifar100_images(data_root, n_classes=n_classes, subset_seed=subset_seed,
-                               per_class=per_class)
-    if dataset in ("tiny_imagenet_32", "tiny_imagenet_64"):
-        present = tiny_imagenet_classes(data_root, present=True)
-        if n_classes > len(present):
-            raise ValueError(
-                f"n = {n_classes} classes, but the Tiny-ImageNet copy in the data root holds "
-                f"{len(present)} classes with training images; lower n (classes_cifar / "
-                "classes_imagenet) or point FALIGN_DATA at a fuller copy")
-        return tiny_imagenet_images(data_root, n_classes=n_classes, subset_seed=subset_seed,
-                                    resolution=RESOLUTION[dataset], present=True,
-                                    per_class=per_class)
-    raise ValueError(f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)}")
-
-
 def run_images(spec: dict, data_root=None) -> ImageSubset:
     """The uint8 images of one run: its class pair (labels 0, 1) or n-class subset."""
-    return _images(spec["dataset"], data_root, spec["n_classes"], spec["subset_seed"],
-                   (spec["train_per_class"], spec["test_per_class"]))
+    return subset_images(spec["dataset"], data_root, spec["n_classes"], spec["subset_seed"],
+                         (spec["train_per_class"], spec["test_per_class"]), tuple(DATASETS),
+                         "classes_cifar / classes_imagenet")
 
 
 # ----------------------------------------------------------------------------------- models
@@ -700,8 +680,6 @@ def lr_pilot_table() -> pd.DataFrame:
 
 def _paper_vs_ours_points(ax, ours, ref, x_of, rules, xticks, xlabels):
     """One axis: per rule the printed mean (open squares, dashed) and ours (filled circles)."""
-    import matplotlib.pyplot as plt  # noqa: F401
-
     from ..plots import RULE_COLORS, RULE_LABELS
 
     for j, rule in enumerate(rules):

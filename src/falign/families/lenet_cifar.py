@@ -10,12 +10,11 @@ named below, settled by ../shared/specs/tables-1-2.md (biotorch's defaults).
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
 
 import torch
 
-from ..data import ImageSubset, cifar100_images, tiny_imagenet_images
+from ..data import ImageSubset
 from ..layers import convert
 from ..models import LeNet, lenet
 from ..store import spec_key
@@ -111,22 +110,12 @@ def describe(protocol: LeNetProtocol) -> dict:
 
 
 # ------------------------------------------------------------------------------------ data
-@functools.lru_cache(maxsize=4)
-def _images(dataset: str, data_root, n_classes: int, subset_seed: int,
-            per_class: tuple[int | None, int | None]) -> ImageSubset:
-    if dataset == "cifar100":
-        return cifar100_images(data_root, n_classes=n_classes, subset_seed=subset_seed,
-                               per_class=per_class)
-    if dataset == "tiny_imagenet_32":
-        return tiny_imagenet_images(data_root, n_classes=n_classes, subset_seed=subset_seed,
-                                    resolution=32, present=True, per_class=per_class)
-    raise ValueError(f"unknown dataset {dataset!r}; use one of {sorted(DATASETS)}")
-
-
 def run_images(spec: dict, data_root=None) -> ImageSubset:
     """The uint8 images of one run: its n-class subset, train and test."""
-    return _images(spec["dataset"], data_root, spec["n_classes"], spec["subset_seed"],
-                   (spec["train_per_class"], spec["test_per_class"]))
+    return images_common.subset_images(spec["dataset"], data_root, spec["n_classes"],
+                                       spec["subset_seed"],
+                                       (spec["train_per_class"], spec["test_per_class"]),
+                                       tuple(DATASETS))
 
 
 # ----------------------------------------------------------------------------------- models
