@@ -3,6 +3,7 @@
 #   carry: [".device", "results/_checkpoints"]
 #   command: TARGETS="lenet_cifar:paper" BUDGET_MIN=8 WORKERS=8 bash scripts/gpu_job.sh
 #   (Table 2: TARGETS="resnet_tiny_imagenet:paper resnet_tiny_imagenet_readings:paper")
+#   BENCH=1 first stores the step-time benchmark in $OUT/benchmark-cuda.json.
 # It unpacks the data that `make device-data` packed, trains pending runs for at most
 # BUDGET_MIN minutes in WORKERS processes sharing the GPU (no papermill, no install: the
 # machine's torch, pandas and tqdm), and packs finished runs and checkpoints into
@@ -14,6 +15,12 @@ mkdir -p data
 export FALIGN_DATA=$PWD/data FALIGN_CACHE=$PWD/.device/cache PYTHONPATH=$PWD/src
 export FALIGN_PROGRESS=0 PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+if [ "${BENCH:-0}" = 1 ]; then
+  # The performance page's GPU panels (issue: speed and scale), a minute or two on an H100;
+  # here, copy $OUT/benchmark-cuda.json to results/benchmarks/ and commit it.
+  python3 scripts/benchmark.py --device "${DEVICE:-cuda}" --rounds 15 \
+      --sections rules width concurrency resnet --out "$OUT/benchmark-cuda.json"
+fi
 python3 -m falign.runs train $TARGETS --device "${DEVICE:-cuda}" --workers "${WORKERS:-8}" \
     --budget-min "${BUDGET_MIN:-8}"
 for family in $(printf '%s\n' $TARGETS | cut -d: -f1 | sort -u); do
