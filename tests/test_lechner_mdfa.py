@@ -189,3 +189,19 @@ def test_bad_fields_raise_and_name_the_fix():
         L.run_specs(replace(SMOKE, classes_cifar=(150,), cifar_dataset="cifar100"))
     with pytest.raises(ValueError, match="ImageNet itself is not supported"):
         L.run_specs(replace(SMOKE, imagenet_dataset="imagenet"))
+
+
+def test_cnn_runs_take_the_cnn_rate_and_fc_specs_stay_as_stored():
+    """cnn_lr sets the CNN runs' lr; it is not a spec field, so the FC runs' keys (and the
+    runs stored under them) do not change when it does."""
+    specs = L.run_specs(L.PROFILES["quick"])
+    assert {s["lr"] for s in specs if s["architecture"] == "cnn"} == {L.PAPER.cnn_lr}
+    assert {s["lr"] for s in specs if s["architecture"] == "fc"} == {L.PAPER.lr}
+    assert not any("cnn_lr" in s for s in specs)
+    other = L.run_specs(replace(L.PROFILES["quick"], cnn_lr=0.5))
+    fc_keys = lambda ss: {falign.store.spec_key(s) for s in ss if s["architecture"] == "fc"}
+    assert fc_keys(specs) == fc_keys(other)
+    pilot = L.LR_PILOT[L.LR_PILOT.architecture == "cnn"]
+    best = pilot.groupby("rule").train.max()
+    at_rate = pilot[pilot.lr == L.PAPER.cnn_lr].set_index("rule").train
+    assert ((best - at_rate) <= 1.4 + 1e-9).all()   # the stated reason for the CNN rate
