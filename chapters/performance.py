@@ -89,8 +89,9 @@ table
 # %% [markdown]
 # ## How the cost grows with width
 #
-# The noisy-MNIST sweep spans widths 25 to 1600 (Table 3). A step's products and the rules'
-# extra work both scale with the width, so the ratio should stay flat as the net widens. What
+# The noisy-MNIST sweep spans widths 15 to 200 (Table 3); the benchmark runs from 25 to 1600,
+# eight times past the widest net there. A step's products and the rules' extra work both
+# scale with the width, so the ratio should stay flat as the net widens. What
 # does not scale is the fixed cost of a custom backward: one Python call per layer. It shows
 # only where a whole step takes a few milliseconds.
 
