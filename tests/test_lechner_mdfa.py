@@ -201,7 +201,7 @@ def test_cnn_runs_take_the_cnn_rate_and_fc_specs_stay_as_stored():
     other = L.run_specs(replace(L.PROFILES["quick"], cnn_lr=0.5))
     fc_keys = lambda ss: {falign.store.spec_key(s) for s in ss if s["architecture"] == "fc"}
     assert fc_keys(specs) == fc_keys(other)
-    pilot = L.LR_PILOT[L.LR_PILOT.architecture == "cnn"]
-    best = pilot.groupby("rule").train.max()
-    at_rate = pilot[pilot.lr == L.PAPER.cnn_lr].set_index("rule").train
-    assert ((best - at_rate) <= 1.4 + 1e-9).all()   # the stated reason for the CNN rate
+    assert (L.cnn_pilot_shortfall(L.PAPER.cnn_lr) <= 1.4 + 1e-9).all()   # the stated reason
+    assert L.cnn_pilot_shortfall(0.1)["dfa"] > 17                       # DFA stalls at 0.1
+    with pytest.raises(ValueError, match="tried 0.01, 0.03, 0.1"):
+        L.cnn_pilot_shortfall(0.05)

@@ -31,6 +31,7 @@ from .stacked import StackedMLPs
 from .store import device_description, library_versions
 
 BASELINE = "bp-autograd"
+GOAL = 1.05                 # the largest step-time ratio to backprop a rule may cost
 ALL_RULES = list(RULES)
 SCHEMA = 1
 

@@ -687,6 +687,16 @@ def readings() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item", "the text", "we fixed", "why"]).set_index("item")
 
 
+def cnn_pilot_shortfall(lr: float) -> pd.Series:
+    """Per rule, how many points of training accuracy the CNN pilot's rate `lr` falls short of
+    that rule's best rate (0: the best)."""
+    cnn = LR_PILOT[LR_PILOT.architecture == "cnn"]
+    if lr not in set(cnn.lr):
+        raise ValueError(f"the CNN pilot did not try lr {lr:g}; it tried "
+                         f"{', '.join(f'{v:g}' for v in sorted(set(cnn.lr)))}")
+    return cnn.groupby("rule").train.max() - cnn[cnn.lr == lr].set_index("rule").train
+
+
 def lr_pilot_table() -> pd.DataFrame:
     """LR_PILOT as rows (network and epochs, rule), columns (train | test, lr); a rate a pilot
     did not try is blank."""
