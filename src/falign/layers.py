@@ -124,15 +124,13 @@ class _FeedbackMixin:
         return self._backward_matrix(self.weight.detach())
 
     def _backward_matrix(self, weight: torch.Tensor) -> torch.Tensor:
-        if self._magnitudes_stale:
-            self._redraw_magnitudes()
         if self._true_gradient or self.rule == "bp":
             return weight
         if self.rule in ("fa", "adafa"):
             return self.feedback_store
         if self.rule == "signfa":
             return sign_feedback(weight, weight.new_tensor(sign_scale(weight)))
-        return sign_feedback(weight, self.feedback_store)      # frsf, brsf: |M| * sign(W)
+        return sign_feedback(weight, self.magnitudes())        # frsf, brsf: |M| * sign(W)
 
     def _channel_error(self) -> torch.Tensor:
         if self._channel is None or self._channel.error is None:
@@ -149,22 +147,18 @@ class _FeedbackMixin:
                                      dtype=self.weight.dtype)
             self.feedback_store = d.to(self.weight.device)
 
-    def _redraw_magnitudes(self) -> None:
-        """brSF's |M_t| for the current step t = feedback_step (Liao et al. 2016)."""
-        gen = torch.Generator().manual_seed(
-            layer_seed(self._seed, self._index, int(self.feedback_step)))
-        self.feedback_store.copy_(draw_feedback("brsf", self.weight, gen))
-        self._magnitudes_stale = False
-
     def magnitudes(self) -> torch.Tensor:
-        """The stored feedback tensor brought up to the current step (|M_t| for brSF)."""
+        """The stored feedback tensor brought up to the current step: for brSF, |M_t| with
+        t = feedback_step (Liao et al. 2016), drawn here if this step has not read it yet."""
         if self._magnitudes_stale:
-            self._redraw_magnitudes()
+            gen = torch.Generator().manual_seed(
+                layer_seed(self._seed, self._index, int(self.feedback_step)))
+            self.feedback_store.copy_(draw_feedback("brsf", self.weight, gen))
+            self._magnitudes_stale = False
         return self.feedback_store
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
-        if self._magnitudes_stale:            # a checkpoint holds the current step's |M_t|
-            self._redraw_magnitudes()
+        self.magnitudes()                     # a checkpoint holds the current step's |M_t|
         super()._save_to_state_dict(destination, prefix, keep_vars)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -198,7 +198,6 @@ class StackedMLPs:
                     layer.feedback_step += self.steps
                     if layer.feedback_store is not None:
                         layer.feedback_store.copy_(store[i])
-                        layer._magnitudes_stale = False    # store[i] is this step's |M_t|
 
 
 def train_stacked(models: list[nn.Module], train_data: tuple[torch.Tensor, torch.Tensor],
