@@ -45,7 +45,7 @@ reproduce: venv data
 
 # Re-render the committed chapter notebooks from stored results (no training).
 notebooks: venv
-	FALIGN_PROGRESS=0 $(PY) -m falign.notebooks render $(CHAPTER)
+	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m falign.notebooks render $(CHAPTER)
 
 # Pending runs of a family: train them within a time budget (resumable: a run cut short is
 # checkpointed under results/_checkpoints and resumed by the next call), list them, or move

@@ -104,3 +104,26 @@ def test_live_provenance_card_names_profile_setup_time_and_versions():
     assert values["device"].startswith("cpu")
     assert torch.__version__ in values["python / torch / numpy"]
     assert len(values["falign source hash"]) == 16
+
+
+def test_rendering_refuses_runs_that_git_does_not_track(tmp_path):
+    """A chapter rendered from an uncommitted run disagrees with a clean clone's store, so
+    nbval fails there; `uncommitted_runs` is what `render` checks first."""
+    import subprocess
+
+    from falign.notebooks import uncommitted_runs
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(git + ["init", "-q", str(tmp_path)], check=True)
+    results = tmp_path / "results"
+    for folder in ("family/0123abcd", "_checkpoints/family"):
+        (results / folder).mkdir(parents=True)
+        (results / folder / "run.json").write_text("{}")
+    (results / "family" / "0123abcd" / "measurements.csv.gz").write_bytes(b"")
+    assert uncommitted_runs(results) == ["results/family/0123abcd/run.json"]
+    subprocess.run(git + ["-C", str(tmp_path), "add", "results/family"], check=True)
+    subprocess.run(git + ["-C", str(tmp_path), "commit", "-qm", "runs"], check=True)
+    assert uncommitted_runs(results) == []
+    (results / "family" / "0123abcd" / "run.json").write_text('{"changed": 1}')
+    assert uncommitted_runs(results) == ["results/family/0123abcd/run.json"]
+    assert uncommitted_runs(tmp_path / "elsewhere" / "results") == []

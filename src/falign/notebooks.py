@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -69,9 +70,29 @@ def execute_chapter(name: str, output: Path, parameters: dict | None = None,
     return output
 
 
-def render(names: list[str]) -> None:
+def uncommitted_runs(results: Path) -> list[str]:
+    """Finished runs under `results` that git does not track (empty outside a git checkout).
+
+    A notebook rendered from them shows runs that a clean clone lacks, so nbval fails there."""
+    try:
+        listing = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--",
+                                  str(results)], cwd=results.parent, capture_output=True,
+                                 text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return sorted(line[3:] for line in listing.splitlines()
+                  if line.endswith("run.json") and "/_" not in line[3:])
+
+
+def render(names: list[str], allow_uncommitted: bool = False) -> None:
     """Re-execute chapters from stored results (no training) into chapters/<name>.ipynb,
     the notebooks the book shows and nbval checks."""
+    pending = uncommitted_runs(ROOT / "results")
+    if pending and not allow_uncommitted:
+        sys.exit(f"{len(pending)} stored run(s) are not committed (first: {pending[0]}); a "
+                 "notebook rendered from them would fail nbval on a clean clone. Commit them "
+                 "first (git add results/ && git commit), or pass --allow-uncommitted for a "
+                 "local look.")
     for name in names:
         execute_chapter(name, CHAPTERS / f"{name}.ipynb")
         _strip_volatile(CHAPTERS / f"{name}.ipynb")
@@ -118,8 +139,6 @@ def strip_solutions(notebook):
 def student_sources(out: Path) -> Path:
     """A copy of the book's sources under <out>/src whose chapter notebooks have no solution
     cells; the exercises stay.  Returns the folder to build."""
-    import shutil
-
     import nbformat
     src = Path(out) / "src"
     if src.exists():
@@ -139,7 +158,6 @@ def student_sources(out: Path) -> Path:
 
 def student_book(out: Path) -> Path:
     """Build the book without solutions (for handing out) into <out>/src/_build/html."""
-    import subprocess
     src = student_sources(out)
     jb = Path(sys.executable).with_name("jupyter-book")
     subprocess.run([str(jb), "build", "--warningiserror", "--keep-going", str(src)], check=True)
@@ -153,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("render", help="re-execute chapters from stored results")
     r.add_argument("chapters", nargs="*", help="chapter names (default: all)")
+    r.add_argument("--allow-uncommitted", action="store_true",
+                   help="render even while the store holds runs git does not track")
     p = sub.add_parser("reproduce", help="train what a chapter needs, then execute it")
     p.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     p.add_argument("--profile", default="quick",
@@ -171,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         sys.exit(f"unknown chapter(s) {unknown}; chapters: {', '.join(chapter_names())}")
     if args.command == "render":
-        render(names)
+        render(names, args.allow_uncommitted)
     else:
         reproduce(names, args.profile, args.device, args.results, args.out)
 
