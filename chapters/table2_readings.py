@@ -32,9 +32,11 @@
 # is done on the stored 64-pixel images as one batched bilinear resampling (on the GPU when there
 # is one), drawn from the run's own seeded generator, so a resumed run replays the same crops.
 #
-# **What it costs.** (a) and (b) cost the same, about 45 minutes per run on one core of the
-# 2-core CPU this book was built on. (c) costs about 12 times more per image: on both cores,
-# 19.6 images/s for a backprop step at 224 pixels against 173 at 64 pixels (measured with
+# **What it costs.** (a) and (b) cost the same: 45 minutes to 2.5 hours per run on one core of
+# the 2-core CPUs this book was built on (an Intel Xeon and an AMD EPYC, on which plain autograd
+# backprop is just as slow; the performance page lists the wall times per
+# machine). (c) costs about 12 times more per image: on both cores, 19.6 images/s for a
+# backprop step at 224 pixels against 173 at 64 pixels (measured with
 # `scripts/data_path_benchmark.py`, batch 64; the crop-and-resize transform is about 1% of a
 # step at either size), so a 224-pixel run takes several sessions on this CPU and resumes from
 # its checkpoint in each. On a GPU each cell is minutes.

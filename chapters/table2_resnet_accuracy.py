@@ -171,6 +171,8 @@ last = analysis.final_rows(sweep.table)
 last10 = last[last.n_classes == 10].groupby("rule")[["train_acc"]].mean()
 glue("runs_n10", ours10.stored.sum())
 glue("planned_n10", ours10.planned.sum())
+low, high = (int(ours10.stored.min()), int(ours10.stored.max())) if len(ours10) else (0, 0)
+glue("repeats_n10", f"{low}" if low == high else f"{low} to {high}")
 for rule in resnet_tiny_imagenet.PAPER_RULES:
     if rule in ours10.index and ours10.at[rule, "mean"] == ours10.at[rule, "mean"]:
         glue(f"ours_{rule}_10", ours10.at[rule, "mean"])
@@ -182,9 +184,9 @@ if {"bp", "signfa", "adafa", "fa"} <= set(ours10.dropna(subset=["mean"]).index):
 
 # %% [markdown]
 # When this was written, the $n = 10$ column held {glue:text}`runs_n10:.0f` of its
-# {glue:text}`planned_n10:.0f` planned runs (one or two repeats per rule; the `quick`
-# profile's second repeats were training) and the $n = 25$ and $n = 50$ columns were pending GPU time, so the
-# claims about how the gaps change with $n$ are not checked yet.
+# {glue:text}`planned_n10:.0f` planned runs ({glue:text}`repeats_n10` repeats per rule; the
+# `quick` profile trains two of each) and the $n = 25$ and $n = 50$ columns were pending GPU
+# time, so the claims about how the gaps change with $n$ are not checked yet.
 #
 # - **Agree: the ordering.** GD above sign-FA above adaFA above FA, as in the paper (the
 #   computed sentences above say so for the runs stored now).
@@ -202,7 +204,8 @@ if {"bp", "signfa", "adafa", "fa"} <= set(ours10.dropna(subset=["mean"]).index):
 #   {glue:text}`ours_gd_minus_signfa_10:.1f` points here, against
 #   {glue:text}`paper_gd_minus_signfa_10:.1f` in the paper; adaFA leads FA by
 #   {glue:text}`ours_adafa_minus_fa_10:.1f` (paper: {glue:text}`paper_adafa_minus_fa_10:.1f`).
-#   With one or two repeats per rule these gaps carry no useful standard error yet.
+#   With {glue:text}`repeats_n10` repeats per rule against the paper's four, a standard error
+#   of these gaps would rest on one or two degrees of freedom: read them as rough.
 # - **Alignment stays at the head for FA.** FA's output layer ends at a cosine of
 #   {glue:text}`fa_fc_cos:.2f`, while every convolution stays within
 #   {glue:text}`fa_conv_cos_max:.3f` of zero: in 50 epochs the alignment that FA builds does not
@@ -335,7 +338,8 @@ for size in (64, 224):
 # ### Going further
 #
 # - Train the `quick` profile yourself (`make reproduce CHAPTER=table2_resnet_accuracy
-#   PROFILE=quick`; about 45 minutes per run on one CPU core, 8 runs): the runs are seeded,
+#   PROFILE=quick`; 8 runs of 45 minutes to 2.5 hours each on one CPU core, depending on the
+#   CPU): the runs are seeded,
 #   so on the same device type your numbers match ours to the last digit.
 # - Add flips and crops, `overrides = {"augmentation": "flip_crop"}` (a mirror and an 8-pixel
 #   padded crop), or ImageNet's fixed channel constants,
