@@ -70,8 +70,10 @@ sweep: venv data
 # One core of a CPU-only session: the queue of pending runs, in order, within one budget.  A
 # run cut short resumes from results/_checkpoints/ (git-ignored; kept while the working tree
 # is), so the 224-px readings of Table 2 (~7 h on one core) advance session by session.
-QUEUE ?= resnet_tiny_imagenet:quick lechner_mdfa:quick resnet_tiny_imagenet_readings:quick \
-         lenet_cifar_readings:quick lillicrap_mnist:quick lenet_cifar:paper resnet_tiny_imagenet:paper
+# Lechner 2020's quick grid comes after the readings: what it still lacks is the 64-px CNNs of
+# its Tables 2 and 6, 45 to 60 core-hours (lechner_mdfa.pending_core_hours), GPU work.
+QUEUE ?= resnet_tiny_imagenet:quick resnet_tiny_imagenet_readings:quick lenet_cifar_readings:quick \
+         lillicrap_mnist:quick lechner_mdfa:quick lenet_cifar:paper resnet_tiny_imagenet:paper
 background: venv data
 	OMP_NUM_THREADS=1 FALIGN_PROGRESS=0 $(PY) -m falign.runs train $(QUEUE) --device cpu --budget-min $(BUDGET_MIN) --results $(RESULTS)
 # Check every stored run against its checksums and list stray entries; REPAIR=1 moves damaged

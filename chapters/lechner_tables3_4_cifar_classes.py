@@ -83,57 +83,95 @@ lechner_mdfa.classes_table(ours, 4)
 fig = lechner_mdfa.classes_figure(ours, (3, 4))
 
 # %%
-# Numbers for the prose: Table 3 at the smallest n, ours and printed.
+# Numbers for the prose: every column of Tables 3 and 4, ours and printed.
 ref = lechner_mdfa.printed((3, 4)).set_index(["table", "n_classes", "rule", "set"])["mean"]
 mine = ours.set_index(["table", "n_classes", "rule", "set"])["mean"]
-n0 = min(sweep.protocol.classes_cifar)
-glue("n0", n0)
-for rule in ("bp", "dfa", "fa", "mdfa"):
-    for split in ("train", "test"):
-        glue(f"ours_{rule}_{split}", float(mine.get((3, n0, rule, split), np.nan)))
-        glue(f"paper_{rule}_{split}", float(ref.get((3, n0, rule, split), np.nan)))
-        glue(f"paper4_{rule}_{split}", float(ref.get((4, n0, rule, split), np.nan)))
-glue("chance0", 100.0 / n0)
-glue("dfa_mdfa_gap", abs(float(mine.get((3, n0, "mdfa", "train"), np.nan))
-                         - float(mine.get((3, n0, "dfa", "train"), np.nan))))
+ns = sorted(sweep.protocol.classes_cifar)
+for t in (3, 4):
+    for n in ns:
+        for rule in ("bp", "dfa", "fa", "mdfa"):
+            for split in ("train", "test"):
+                glue(f"ours{t}_{n}_{rule}_{split}", float(mine.get((t, n, rule, split), np.nan)))
+                glue(f"paper{t}_{n}_{rule}_{split}", float(ref.get((t, n, rule, split), np.nan)))
+glue("n0", ns[0])
+glue("chance0", 100.0 / ns[0])
+
+
+def best_rule(values, t, n, split):
+    column = {r: values.get((t, n, r, split), np.nan) for r in ("bp", "dfa", "fa", "mdfa")}
+    return max(column, key=lambda r: -np.inf if np.isnan(column[r]) else column[r])
+
+
+columns = [(t, n) for t in (3, 4) for n in ns]
+glue("columns", len(columns))
+glue("bp_best_test_ours", sum(best_rule(mine, t, n, "test") == "bp" for t, n in columns))
+glue("dfa_family_beats_bp_paper4", sum(max(ref[4, n, "dfa", "test"], ref[4, n, "mdfa", "test"])
+                                       > ref[4, n, "bp", "test"] for n in ns))
+glue("mdfa_best_fa_rule_cnn_ours", sum(best_rule({k: v for k, v in mine.items() if k[2] != "bp"},
+                                                 4, n, "test") == "mdfa" for n in ns))
+glue("mdfa_over_dfa_fc_train_ours", sum(mine.get((3, n, "mdfa", "train"), np.nan)
+                                        > mine.get((3, n, "dfa", "train"), np.nan) for n in ns))
+glue("ns", len(ns))
+train_below_test = sum(mine.get((t, n, r, "train"), np.nan) < mine.get((t, n, r, "test"), np.nan)
+                       for t, n in columns for r in ("bp", "dfa", "fa", "mdfa"))
+glue("ours_train_below_test", train_below_test)
+glue("cells", 4 * len(columns))
 _ = glue("paper1_mdfa_train", float(lechner_mdfa.printed((1,)).set_index(
     ["architecture", "activation", "rule", "set"])["mean"]["fc", "tanh", "mdfa", "train"]))
 
 # %% [markdown]
 # ## Reading the tables
 #
-# At $n$ = {glue:text}`n0:.0f` with the FC network (Table 3), our highest training accuracies
-# are BP {glue:text}`ours_bp_train:.1f`%, DFA {glue:text}`ours_dfa_train:.1f`%, FA
-# {glue:text}`ours_fa_train:.1f`% and mDFA {glue:text}`ours_mdfa_train:.1f`% (printed:
-# {glue:text}`paper_bp_train:.1f`, {glue:text}`paper_dfa_train:.1f`,
-# {glue:text}`paper_fa_train:.1f`, {glue:text}`paper_mdfa_train:.1f`%), and the test accuracies
-# BP {glue:text}`ours_bp_test:.1f`%, DFA {glue:text}`ours_dfa_test:.1f`%, FA
-# {glue:text}`ours_fa_test:.1f`% and mDFA {glue:text}`ours_mdfa_test:.1f`% (printed:
-# {glue:text}`paper_bp_test:.1f`, {glue:text}`paper_dfa_test:.1f`,
-# {glue:text}`paper_fa_test:.1f`, {glue:text}`paper_mdfa_test:.1f`%). Cells not yet trained
-# read "nan" here and "pending" in the table.
+# **Our networks fit far less.** At $n$ = {glue:text}`n0:.0f` BP reaches
+# {glue:text}`ours3_3_bp_train:.1f`% training accuracy with the FC network and
+# {glue:text}`ours4_3_bp_train:.1f`% with the CNN, where the text's BP fits every training
+# set (100%); at ten classes its test accuracy is
+# {glue:text}`ours3_10_bp_test:.1f`% (FC) and {glue:text}`ours4_10_bp_test:.1f`% (CNN), against
+# the printed {glue:text}`paper3_10_bp_test:.1f` and {glue:text}`paper4_10_bp_test:.1f`%. Two
+# things differ from the text: the images (Tiny-ImageNet classes shrunk from 64 to 32 px
+# instead of CIFAR-100), and the schedule (20 epochs at one fixed rate for every rule, where
+# the text tuned epochs and rate per rule). The second alone keeps every training accuracy
+# here a lower bound, so what carries over is the ordering of the rules, not their levels.
+#
+# **The ordering differs from the text's.** In {glue:text}`bp_best_test_ours:.0f` of our
+# {glue:text}`columns:.0f` columns (both tables, every $n$) BP has the highest test accuracy.
+# The printed CNN table has DFA or mDFA above BP in {glue:text}`dfa_family_beats_bp_paper4:.0f`
+# of its {glue:text}`ns:.0f` columns up to ten classes, and the text reads it as mDFA beating
+# the other feedback-alignment rules with CNNs up to ten classes; among our three
+# feedback-alignment rules, mDFA has the highest CNN test accuracy in
+# {glue:text}`mdfa_best_fa_rule_cnn_ours:.0f` of the {glue:text}`ns:.0f` columns (at $n$ = 3:
+# mDFA {glue:text}`ours4_3_mdfa_test:.1f`%, FA {glue:text}`ours4_3_fa_test:.1f`%, DFA
+# {glue:text}`ours4_3_dfa_test:.1f`%; at $n$ = 10: mDFA {glue:text}`ours4_10_mdfa_test:.1f`%,
+# FA {glue:text}`ours4_10_fa_test:.1f`%, DFA {glue:text}`ours4_10_dfa_test:.1f`%). With two
+# subsets per cell and spreads of several points, these orderings are weak evidence either
+# way. With the FC network mDFA fits the training data better than DFA in
+# {glue:text}`mdfa_over_dfa_fc_train_ours:.0f` of {glue:text}`ns:.0f` columns (at $n$ = 10:
+# {glue:text}`ours3_10_mdfa_train:.1f` against {glue:text}`ours3_10_dfa_train:.1f`%), and at
+# ten classes DFA and FA test barely above chance ({glue:text}`ours3_10_dfa_test:.1f` and
+# {glue:text}`ours3_10_fa_test:.1f`% against a chance level of 10%).
 #
 # **A printed row that does not fit.** The map of the text flags Table 3's FC DFA and mDFA
-# training accuracies, {glue:text}`paper_dfa_train:.1f`% and {glue:text}`paper_mdfa_train:.1f`%
-# at three classes: barely above chance, and *below* their own test accuracies, while the same
-# FC tanh network trained by mDFA fits a two-class pair completely in Table 1
-# ({glue:text}`paper1_mdfa_train:.1f`%) and the CNN of Table 4 fits three classes completely
-# ({glue:text}`paper4_mdfa_train:.1f`%). A training accuracy below the test accuracy of the same
-# runs is possible but unusual. The captions are not swapped (the text's discussion of CNNs
-# matches Table 4), so the oddity sits in Table 3 itself: its DFA and mDFA columns look like
-# runs that did not train properly, and the text gives no reason.
-# Our FC runs are a check: at $n$ = {glue:text}`n0:.0f` on the stand-in, DFA reaches
-# {glue:text}`ours_dfa_train:.1f`% and mDFA {glue:text}`ours_mdfa_train:.1f`% training
-# accuracy, against a chance level of {glue:text}`chance0:.1f`%; the FC network can learn such
-# tasks with these rules, even in 20 epochs.
+# training accuracies, {glue:text}`paper3_3_dfa_train:.1f`% and
+# {glue:text}`paper3_3_mdfa_train:.1f`% at three classes: barely above chance, and *below*
+# their own test accuracies ({glue:text}`paper3_3_dfa_test:.1f` and
+# {glue:text}`paper3_3_mdfa_test:.1f`%), while the same FC tanh network trained by mDFA fits a
+# two-class pair completely in Table 1 ({glue:text}`paper1_mdfa_train:.1f`%) and the CNN of
+# Table 4 fits three classes completely ({glue:text}`paper4_3_mdfa_train:.1f`%). A training
+# accuracy below the test accuracy of the same runs is possible but unusual: in our runs it
+# happens in {glue:text}`ours_train_below_test:.0f` of the {glue:text}`cells:.0f` cells of
+# both tables. The captions are not swapped (the text's discussion of CNNs matches Table 4),
+# so the oddity sits in Table 3 itself: its DFA and mDFA columns look like runs that did not
+# train properly, and the text gives no reason. Our FC runs are a check: at three classes DFA reaches
+# {glue:text}`ours3_3_dfa_train:.1f`% and mDFA {glue:text}`ours3_3_mdfa_train:.1f`% training
+# accuracy against a chance level of {glue:text}`chance0:.1f`%; the FC network learns such tasks
+# with these rules, even in 20 epochs.
 #
-# **With several outputs DFA and mDFA no longer coincide.** In the binary tables the two rules
-# learn the same network from zero weights (exercise 1 of the previous chapter). With $n$
-# outputs the feedback of a hidden unit is a row of $n$ numbers; mDFA's $|D|$ no longer equals
-# $D$ up to one sign per unit, so its projection onto $W \ge 0$ can start to act, and the updates
-# can disagree in sign with the gradient: the setting of Theorem 5's counterexample. In our
-# stored runs at $n$ = {glue:text}`n0:.0f` the two rules indeed part: their highest training
-# accuracies differ by {glue:text}`dfa_mdfa_gap:.1f` points.
+# **With several outputs DFA and mDFA no longer share a network.** In the binary tables the
+# two rules start as one network and part only where mDFA's projection acts (previous
+# chapter). With $n$ outputs the feedback of a hidden unit is a row of $n$ numbers; mDFA's
+# $|D|$ no longer equals $D$ up to one sign per unit, so the two differ from the first step,
+# and mDFA's updates can disagree in sign with the gradient: the setting of Theorem 5's
+# counterexample.
 
 # %% [markdown]
 # ## Provenance

@@ -161,8 +161,14 @@ def test_grid_counts_order_and_printed_values():
     # Table 1/2: 3 activations x 4 rules x 2 architectures x 5 pairs; 3/4: 5 n; 5/6: 3 n.
     counts = {t: sum(s["table"] == t for s in paper) for t in range(1, 7)}
     assert counts == {1: 120, 2: 120, 3: 100, 4: 100, 5: 60, 6: 60}
-    samples = [s["sample"] for s in paper]
-    assert samples.index(1) > max(i for i, k in enumerate(samples) if k == 0)
+    # Sample 0 of every cell before any sample 1, among the light cells and then the heavy
+    # ones (the 64-px CNNs of Tables 2 and 6), which come after every light run.
+    flags = [L.heavy(s) for s in paper]
+    assert flags == sorted(flags) and sum(flags) == 60 + 60
+    assert {(s["table"], s["architecture"]) for s in paper if L.heavy(s)} == {(2, "cnn"), (6, "cnn")}
+    for part in (False, True):
+        samples = [s["sample"] for s in paper if L.heavy(s) == part]
+        assert samples.index(1) > max(i for i, k in enumerate(samples) if k == 0)
     assert paper[0]["table"] == 1 and paper[0]["architecture"] == "fc"
     quick = L.run_specs(L.PROFILES["quick"])
     assert {s["epochs"] for s in quick} == {s["epochs"] for s in paper}    # never fewer epochs
@@ -205,3 +211,59 @@ def test_cnn_runs_take_the_cnn_rate_and_fc_specs_stay_as_stored():
     assert L.cnn_pilot_shortfall(0.1)["dfa"] > 17                       # DFA stalls at 0.1
     with pytest.raises(ValueError, match="tried 0.01, 0.03, 0.1"):
         L.cnn_pilot_shortfall(0.05)
+
+
+def test_pending_core_hours_scale_the_stored_cpu_runs_cost():
+    """Each pending run costs cost(spec) times the median seconds per cost unit of the stored CPU
+    runs (GPU runs do not count); the 64-px CNNs are counted apart; no CPU run, no estimate."""
+    from types import SimpleNamespace
+
+    protocol = replace(L.PROFILES["quick"], tables=(2,), binary_activations=("tanh",))
+    specs = L.run_specs(protocol)
+    fc = [s for s in specs if s["architecture"] == "fc"]
+    cnn = [s for s in specs if s["architecture"] == "cnn"]
+    assert len(fc) == len(cnn) == 8 and all(map(L.heavy, cnn)) and not any(map(L.heavy, fc))
+
+    def record(spec, seconds, device):
+        return {"key": falign.store.spec_key(spec), "spec": spec,
+                "provenance": {"wall_time_s": seconds, "device": device}}
+
+    # Three CPU runs at 1, 2 and 4 units of 1e-10 s per cost unit (median 2e-10), one GPU run
+    # a hundred times faster that must not pull the median down.
+    stored = [record(fc[0], 1e-10 * L.cost(fc[0]), "cpu: test"),
+              record(fc[1], 2e-10 * L.cost(fc[1]), "cpu: test"),
+              record(fc[2], 4e-10 * L.cost(fc[2]), "cpu: test"),
+              record(fc[3], 1e-12 * L.cost(fc[3]), "cuda: test")]
+    sweep = SimpleNamespace(protocol=protocol, profile="quick",
+                            store=SimpleNamespace(records=lambda: stored))
+    hours = L.pending_core_hours(sweep)
+    light, big = hours.loc["other cells"], hours.loc["64-px CNN (Tables 2, 6)"]
+    assert light["runs"] == 4 and big["runs"] == 8
+    assert light["core_hours"] == pytest.approx(2e-10 * sum(map(L.cost, fc[4:])) / 3600)
+    assert big["core_hours"] == pytest.approx(2e-10 * sum(map(L.cost, cnn)) / 3600)
+    assert big["longest_run_h"] == pytest.approx(2e-10 * max(map(L.cost, cnn)) / 3600)
+    sweep.store = SimpleNamespace(records=lambda: stored[3:])
+    with pytest.raises(ValueError, match="no CPU run is stored yet.*--max-runs"):
+        L.pending_core_hours(sweep)
+
+
+def test_dfa_and_mdfa_coincide_exactly_until_the_projection_first_acts():
+    """One output, tanh, zero forward weights: DFA with D and mDFA with |D| are one network up to
+    hidden-unit signs, so their outputs agree to the bit while W <- max(W, 0) is idle (always,
+    on one fixed full batch) and part once it zeroes a weight (mini-batches here)."""
+    spec = {**next(s for s in L.run_specs(L.PAPER) if s["table"] == 1 and s["architecture"] == "fc"
+                   and s["activation"] == "tanh" and s["sample"] == 0), "batch_size": 16}
+    gen = torch.Generator().manual_seed(3)
+    # float64, so that no weight goes negative by round-off alone.
+    x = torch.rand(64, 3, 32, 32, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 2, (64,), generator=gen)
+    full = L.projection_trace(spec, x, y, 6, batches="full")
+    assert (full.zeroed_by_projection == 0).all() and (full.max_output_gap == 0).all()
+    mini = L.projection_trace(spec, x, y, 12)
+    acts = mini.index[mini.zeroed_by_projection > 0]
+    assert len(acts) > 0, "the projection never acted: pick another seed"
+    first = acts[0]
+    assert (mini.max_output_gap[:first] == 0).all()
+    assert mini.max_output_gap[first:].max() > 0
+    with pytest.raises(ValueError, match="unknown batches 'all'; use 'shuffled' or 'full'"):
+        L.projection_trace(spec, x, y, 1, batches="all")

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..data import ImageSubset
-from ..layers import convert, feedback_layers
+from ..layers import after_optimizer_step, convert, feedback_layers
 from ..models import ACTIVATIONS
 from ..store import spec_key
 from ..sweep import RunContext, RunResult
@@ -203,8 +203,9 @@ ORDER_WEIGHT = {"tanh": 1.0, "hardtanh": 1.0, "relu": 2.0}
 
 def run_specs(protocol: LechnerProtocol) -> list[dict]:
     """One spec per run.  Order: sample 0 of every cell, cheapest cell first (cost x
-    ORDER_WEIGHT: FC binary pairs first, the 64-px CNNs last), then sample 1 the same way, then
-    the rest; every rule of a column before the next column.  Sample k draws its
+    ORDER_WEIGHT: FC binary pairs first), then sample 1 the same way, then the rest; every
+    rule of a column before the next column; the heavy() cells after all others, in the same
+    order among themselves.  Sample k draws its
     classes with subset_seed + k, forward weights with seed k, feedback with 1000 + k and
     batches with k."""
     validate(protocol)
@@ -233,9 +234,18 @@ def run_specs(protocol: LechnerProtocol) -> list[dict]:
                                       "subset_seed": protocol.subset_seed + k, "init_seed": k,
                                       "feedback_seed": 1000 + k, "data_seed": k})
     order = {spec_key(s): i for i, s in enumerate(specs)}
-    return sorted(specs, key=lambda s: (min(s["sample"], 2),
+    return sorted(specs, key=lambda s: (heavy(s), min(s["sample"], 2),
                                         cost(s) * ORDER_WEIGHT[s["activation"]], s["sample"],
                                         order[spec_key(s)]))
+
+
+def heavy(spec: dict) -> bool:
+    """The 64-px CNNs of Tables 2 and 6: about half an hour (Table 2, measured: 26 and 32 min)
+    to three hours (Table 6 at ten classes, estimated) per run on one CPU core (AMD EPYC),
+    45 to 60 core-hours for the quick grid's 48 against 6 for all its other runs.  They are
+    GPU work, so every sample of the other cells is trained before them and four tables fill
+    completely on a CPU."""
+    return spec["architecture"] == "cnn" and spec["resolution"] == 64
 
 
 def group_key(spec: dict) -> str:
@@ -366,6 +376,44 @@ def build_model(spec: dict) -> nn.Module:
     model = convert(net, spec["rule"], seed=spec["feedback_seed"], example_input=example)
     _redraw_feedback(model, spec["feedback_seed"], spec["feedback_init"])
     return model
+
+
+def projection_trace(spec: dict, x: torch.Tensor, y: torch.Tensor, steps: int,
+                     batches: str = "shuffled", seed: int = 0) -> pd.DataFrame:
+    """DFA and mDFA trained side by side from `spec`'s start (its rule is ignored; D and |D|
+    from the same draw) by plain SGD at spec's lr on inputs x in [0, 1], labels y: per step,
+    how many weights after the first layer mDFA's projection W <- max(W, 0) sets to zero, and
+    the largest |z_DFA - z_mDFA| over x after the step.  With one output, an odd activation and
+    zero forward weights the two are one network up to the signs of the hidden units (the
+    table chapter's exercise 1) for exactly as long as the projection stays idle.
+    batches: "shuffled" (spec's batch size, a seeded permutation, as training draws them) or
+    "full" (every step on all of x).  The networks compute in x's dtype."""
+    if batches not in ("shuffled", "full"):
+        raise ValueError(f"unknown batches {batches!r}; use 'shuffled' or 'full'")
+    # In x's precision: float64 keeps every clipped weight a real event, not round-off.
+    nets = {rule: build_model({**spec, "rule": rule}).to(x.dtype) for rule in ("dfa", "mdfa")}
+    constrained = [m for m in nets["mdfa"].modules()
+                   if isinstance(m, (nn.Linear, nn.Conv2d))][1:]
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    size = spec["batch_size"] if batches == "shuffled" else len(y)
+    rows = []
+    for step in range(steps):
+        start = (step * size) % max(len(y) - size + 1, 1)
+        idx = order[start:start + size] if batches == "shuffled" else order
+        for rule, net in nets.items():
+            net.zero_grad()
+            nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+            with torch.no_grad():
+                for p in net.parameters():
+                    p -= spec["lr"] * p.grad
+            if rule == "mdfa":
+                zeroed = sum(int((m.weight < 0).sum()) for m in constrained)
+            after_optimizer_step(net)
+        with torch.no_grad():
+            gap = (nets["dfa"](x) - nets["mdfa"](x)).abs().max()
+        rows.append({"step": step + 1, "zeroed_by_projection": zeroed,
+                     "max_output_gap": float(gap)})
+    return pd.DataFrame(rows)
 
 
 def constrained_min(model: nn.Module) -> float:
@@ -528,6 +576,30 @@ def printed(tables=(1, 2, 3, 4, 5, 6)) -> pd.DataFrame:
                         rows.append(dict(table=t, architecture=arch, activation="tanh",
                                          n_classes=n, rule=rule, set=split, mean=mean, sd=sd))
     return pd.DataFrame(rows)
+
+
+def pending_core_hours(sweep) -> pd.DataFrame:
+    """What the sweep's pending runs will cost on the CPU that trained the stored ones: each
+    pending run's cost() times the median seconds per unit of cost over the store's CPU runs
+    (single-thread runs, as the background queue trains them).  On the AMD EPYC core of the
+    stored runs the medians of the tables' columns lie within 1.0e-10 to 1.8e-10 s per unit,
+    so the estimate holds to about 30%: high for the 64-px CNNs (the low end), low for the
+    smallest FC runs (a fixed overhead).
+    One row per kind of run (heavy() or not): runs pending, core-hours, longest run in hours."""
+    ratios = [r["provenance"]["wall_time_s"] / cost(r["spec"]) for r in sweep.store.records()
+              if str(r["provenance"].get("device", "")).startswith("cpu")]
+    if not ratios:
+        raise ValueError("no CPU run is stored yet, so there is nothing to scale the cost "
+                         "estimate from; train a few runs first (python -m falign.runs train "
+                         f"{NAME} --profile {sweep.profile} --max-runs 4)")
+    seconds = float(np.median(ratios))
+    stored = {r["key"] for r in sweep.store.records()}
+    rows = [{"kind": "64-px CNN (Tables 2, 6)" if heavy(s) else "other cells",
+             "hours": cost(s) * seconds / 3600}
+            for s in run_specs(sweep.protocol) if spec_key(s) not in stored]
+    table = pd.DataFrame(rows, columns=["kind", "hours"])
+    return (table.groupby("kind").hours.agg(runs="size", core_hours="sum", longest_run_h="max")
+            .reindex(["other cells", "64-px CNN (Tables 2, 6)"], fill_value=0))
 
 
 def run_summary(table: pd.DataFrame) -> pd.DataFrame:
