@@ -173,8 +173,8 @@ t2_cnn = sweep.cells[(sweep.cells.table == 2) & (sweep.cells.architecture == "cn
 glue("t2_cnn_stored", int(t2_cnn.stored.sum()))
 glue("t2_cnn_planned", int(t2_cnn.planned.sum()))
 cost = lechner_mdfa.pending_core_hours(sweep)
-glue("heavy_core_hours", cost.loc["64-px CNN (Tables 2, 6)", "core_hours"])
-_ = glue("heavy_run_hours", cost.loc["64-px CNN (Tables 2, 6)", "longest_run_h"])
+glue("heavy_core_hours", cost.loc[lechner_mdfa.HEAVY_KIND, "core_hours"])
+_ = glue("heavy_run_hours", cost.loc[lechner_mdfa.HEAVY_KIND, "longest_run_h"])
 
 # %% [markdown]
 # ## What the stand-in shows

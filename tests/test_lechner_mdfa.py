@@ -237,7 +237,7 @@ def test_pending_core_hours_scale_the_stored_cpu_runs_cost():
     sweep = SimpleNamespace(protocol=protocol, profile="quick",
                             store=SimpleNamespace(records=lambda: stored))
     hours = L.pending_core_hours(sweep)
-    light, big = hours.loc["other cells"], hours.loc["64-px CNN (Tables 2, 6)"]
+    light, big = hours.loc["other cells"], hours.loc[L.HEAVY_KIND]
     assert light["runs"] == 4 and big["runs"] == 8
     assert light["core_hours"] == pytest.approx(2e-10 * sum(map(L.cost, fc[4:])) / 3600)
     assert big["core_hours"] == pytest.approx(2e-10 * sum(map(L.cost, cnn)) / 3600)

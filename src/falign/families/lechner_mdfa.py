@@ -392,8 +392,7 @@ def projection_trace(spec: dict, x: torch.Tensor, y: torch.Tensor, steps: int,
         raise ValueError(f"unknown batches {batches!r}; use 'shuffled' or 'full'")
     # In x's precision: float64 keeps every clipped weight a real event, not round-off.
     nets = {rule: build_model({**spec, "rule": rule}).to(x.dtype) for rule in ("dfa", "mdfa")}
-    constrained = [m for m in nets["mdfa"].modules()
-                   if isinstance(m, (nn.Linear, nn.Conv2d))][1:]
+    constrained = constrained_layers(nets["mdfa"])
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
     size = spec["batch_size"] if batches == "shuffled" else len(y)
     rows = []
@@ -416,10 +415,14 @@ def projection_trace(spec: dict, x: torch.Tensor, y: torch.Tensor, steps: int,
     return pd.DataFrame(rows)
 
 
+def constrained_layers(model: nn.Module) -> list[nn.Module]:
+    """Every weight layer after the first: the ones mDFA keeps >= 0."""
+    return [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][1:]
+
+
 def constrained_min(model: nn.Module) -> float:
     """The smallest weight of every layer after the first (mDFA keeps it >= 0)."""
-    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
-    return min(float(layer.weight.detach().min()) for layer in layers[1:])
+    return min(float(layer.weight.detach().min()) for layer in constrained_layers(model))
 
 
 def measure(model: nn.Module, _reference=None) -> dict[str, float]:
@@ -578,6 +581,9 @@ def printed(tables=(1, 2, 3, 4, 5, 6)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+HEAVY_KIND = "64-px CNN (Tables 2, 6)"        # pending_core_hours' row of the heavy() runs
+
+
 def pending_core_hours(sweep) -> pd.DataFrame:
     """What the sweep's pending runs will cost on the CPU that trained the stored ones: each
     pending run's cost() times the median seconds per unit of cost over the store's CPU runs
@@ -586,20 +592,21 @@ def pending_core_hours(sweep) -> pd.DataFrame:
     so the estimate holds to about 30%: high for the 64-px CNNs (the low end), low for the
     smallest FC runs (a fixed overhead).
     One row per kind of run (heavy() or not): runs pending, core-hours, longest run in hours."""
-    ratios = [r["provenance"]["wall_time_s"] / cost(r["spec"]) for r in sweep.store.records()
+    records = sweep.store.records()
+    ratios = [r["provenance"]["wall_time_s"] / cost(r["spec"]) for r in records
               if str(r["provenance"].get("device", "")).startswith("cpu")]
     if not ratios:
         raise ValueError("no CPU run is stored yet, so there is nothing to scale the cost "
                          "estimate from; train a few runs first (python -m falign.runs train "
                          f"{NAME} --profile {sweep.profile} --max-runs 4)")
     seconds = float(np.median(ratios))
-    stored = {r["key"] for r in sweep.store.records()}
-    rows = [{"kind": "64-px CNN (Tables 2, 6)" if heavy(s) else "other cells",
+    stored = {r["key"] for r in records}
+    rows = [{"kind": HEAVY_KIND if heavy(s) else "other cells",
              "hours": cost(s) * seconds / 3600}
             for s in run_specs(sweep.protocol) if spec_key(s) not in stored]
     table = pd.DataFrame(rows, columns=["kind", "hours"])
     return (table.groupby("kind").hours.agg(runs="size", core_hours="sum", longest_run_h="max")
-            .reindex(["other cells", "64-px CNN (Tables 2, 6)"], fill_value=0))
+            .reindex(["other cells", HEAVY_KIND], fill_value=0))
 
 
 def run_summary(table: pd.DataFrame) -> pd.DataFrame:
