@@ -144,7 +144,12 @@ else:
 # ## What the stored sweeps took
 #
 # Every stored run records its device and wall time (a stacked run records its share of the
-# stack's time). Summed per experiment and device, they give what a sweep costs to re-run:
+# stack's time) and, for runs trained since peak memory was measured, its peak resident memory
+# in MiB (the sweep resets the process's high-water mark before each run, so the peak is the
+# run's own; runs trained stacked share one peak, the stack's; on a GPU the record adds the
+# allocator's peak and the CUDA and cuDNN versions). Summed per experiment and device, they give
+# what a sweep costs to re-run; `max_peak_*_mib` is the largest peak recorded, and runs stored
+# before memory was measured count as "not recorded":
 
 # %%
 walls = sweep_wall_times(results)

@@ -72,8 +72,10 @@ def test_stored_benchmark_reads_back_row_for_row(tmp_path):
 
 
 def test_sweep_wall_times_sum_and_count_stored_runs(tmp_path):
-    def run(store, key, device, wall, stacked=None):
+    def run(store, key, device, wall, stacked=None, memory=None):
         prov = {"device": device, "wall_time_s": wall}
+        if memory:
+            prov["memory"] = {"peak_rss_mib": memory, "scope": "run"}
         if stacked:
             prov["stacked_with"] = stacked
         folder = tmp_path / store / key
@@ -81,7 +83,7 @@ def test_sweep_wall_times_sum_and_count_stored_runs(tmp_path):
         (folder / "run.json").write_text(json.dumps({"provenance": prov}))
     run("noisy", "a", "cpu: X", 1800.0, stacked=4)
     run("noisy", "b", "cpu: X", 3600.0, stacked=4)
-    run("noisy", "c", "H100", 10.0)
+    run("noisy", "c", "H100", 10.0, memory=812.4)
     run("_checkpoints", "d", "cpu: X", 99.0)                 # not a store
     (tmp_path / "noisy" / ".claims").mkdir()                  # no run.json: skipped
     table = performance.sweep_wall_times(tmp_path).set_index(["store", "device"])
@@ -90,3 +92,6 @@ def test_sweep_wall_times_sum_and_count_stored_runs(tmp_path):
     assert table.loc[("noisy", "cpu: X"), "stacked_runs"] == 2
     assert table.loc[("noisy", "H100"), "median_run_s"] == 10.0
     assert len(table) == 2
+    assert table.loc[("noisy", "H100"), "max_peak_rss_mib"] == "812"
+    assert table.loc[("noisy", "cpu: X"), "max_peak_rss_mib"] == "not recorded"
+    assert table.loc[("noisy", "cpu: X"), "memory_recorded"] == 0

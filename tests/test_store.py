@@ -42,3 +42,46 @@ def test_interrupted_write_leaves_no_run(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert not store.has(spec)
     assert list(store.folder.iterdir()) == []                 # the temporary folder is gone
+
+
+def test_each_run_records_its_own_peak_memory_not_the_process_high_water_mark(tmp_path):
+    """A process's peak RSS only grows; the sweep resets it before each group, so a small run
+    trained after a large one records a small peak (issue: provenance lacks memory)."""
+    import types
+
+    import numpy as np
+
+    from falign.store import memory_summary
+    from falign.sweep import RunResult, run_sweep
+
+    sizes = {0: 400, 1: 1}          # MiB touched by each run
+
+    def train_group(specs, ctx):
+        out = []
+        for spec in specs:
+            block = np.ones(sizes[spec["run"]] * 2**20 // 8)      # touch every page
+            out.append(RunResult(pd.DataFrame({"epoch": [1], "loss": [float(block[0])]})))
+            del block
+        return out
+
+    family = types.ModuleType("memory_family")
+    family.NAME, family.CELL = "memory", ("run",)
+    family.run_specs = lambda n: [{"experiment": "memory", "run": k} for k in range(n)]
+    family.group_key = lambda spec: spec["run"]
+    family.train_group = train_group
+    store = ResultStore(tmp_path, "memory")
+    run_sweep(family, 2, store, progress=False)
+    memory = {r["spec"]["run"]: r["provenance"]["memory"] for r in store.records()}
+    assert memory[0]["scope"] == memory[1]["scope"] == "run"
+    assert memory[0]["peak_rss_mib"] > memory[1]["peak_rss_mib"] + 300
+    assert "peak_gpu_mib" not in memory[0]                         # no GPU here
+    assert memory_summary({"memory": memory[0]}).endswith("MiB RSS (run)")
+    assert memory_summary({"wall_time_s": 1.0}) == "not recorded"  # runs stored before
+
+
+def test_a_stack_records_one_shared_peak_labelled_as_the_stacks(tmp_path):
+    from falign.store import peak_memory, reset_peak_memory
+    assert reset_peak_memory("cpu") is True                        # Linux: VmHWM resets
+    entry = peak_memory("cpu", 4, was_reset=True)
+    assert entry["scope"] == "stack of 4 runs" and entry["peak_rss_mib"] > 0
+    assert peak_memory("cpu", 1, was_reset=False)["scope"].startswith("process (peak not")

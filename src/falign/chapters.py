@@ -115,6 +115,18 @@ def run_provenances(sweep: SweepResults) -> list[dict]:
     return [r["provenance"] for r in sweep.store.records() if r["key"] in keys]
 
 
+def peak_memory_line(prov: list[dict]) -> str:
+    """The largest recorded peak memory over a chapter's runs, and how many runs recorded one
+    (runs stored before memory was measured say "not recorded", never a guess)."""
+    from .store import memory_summary
+
+    recorded = [p for p in prov if memory_summary(p) != "not recorded"]
+    if not recorded:
+        return "not recorded"
+    top = max(recorded, key=lambda p: p["memory"]["peak_rss_mib"])
+    return f"{memory_summary(top)}; recorded for {len(recorded)} of {len(prov)} runs"
+
+
 def provenance_card(sweep: SweepResults) -> pd.DataFrame:
     """Where the chapter's numbers come from: profile, data, runs, devices, compute, versions,
     code."""
@@ -132,6 +144,7 @@ def provenance_card(sweep: SweepResults) -> pd.DataFrame:
             "compute (sum of per-run wall times)": f"{wall / 3600:.2f} h",
             "wall time per run (median)":
                 f"{pd.Series([p['wall_time_s'] for p in prov]).median():.1f} s",
+            "peak memory (largest)": peak_memory_line(prov),
             "trained": f"{dates[0]} to {dates[-1]}" if dates[0] != dates[-1] else dates[0],
             "falign commit(s)": ", ".join(commits),
             "falign source hash(es)": ", ".join(sources),

@@ -252,10 +252,24 @@ def sweep_wall_times(results: str | Path = "results") -> pd.DataFrame:
             if not record.is_file():
                 continue
             prov = json.loads(record.read_text()).get("provenance", {})
+            memory = prov.get("memory") or {}
             rows.append({"store": store.name, "device": prov.get("device", "unknown"),
                          "wall_time_s": float(prov.get("wall_time_s", float("nan"))),
-                         "stacked": int(prov.get("stacked_with", 1) or 1) > 1})
-    table = pd.DataFrame(rows, columns=["store", "device", "wall_time_s", "stacked"])
-    return (table.groupby(["store", "device"], as_index=False)
-            .agg(runs=("wall_time_s", "size"), total_h=("wall_time_s", lambda s: s.sum() / 3600),
-                 median_run_s=("wall_time_s", "median"), stacked_runs=("stacked", "sum")))
+                         "stacked": int(prov.get("stacked_with", 1) or 1) > 1,
+                         "peak_rss_mib": memory.get("peak_rss_mib"),
+                         "peak_gpu_mib": memory.get("peak_gpu_mib")})
+    table = pd.DataFrame(rows, columns=["store", "device", "wall_time_s", "stacked",
+                                        "peak_rss_mib", "peak_gpu_mib"])
+    table[["peak_rss_mib", "peak_gpu_mib"]] = table[["peak_rss_mib", "peak_gpu_mib"]].astype(float)
+    summary = (table.groupby(["store", "device"], as_index=False)
+               .agg(runs=("wall_time_s", "size"),
+                    total_h=("wall_time_s", lambda s: s.sum() / 3600),
+                    median_run_s=("wall_time_s", "median"), stacked_runs=("stacked", "sum"),
+                    memory_recorded=("peak_rss_mib", "count"),
+                    max_peak_rss_mib=("peak_rss_mib", "max"),
+                    max_peak_gpu_mib=("peak_gpu_mib", "max")))
+    # Runs stored before memory was measured: "not recorded", never a number.
+    for column in ("max_peak_rss_mib", "max_peak_gpu_mib"):
+        summary[column] = summary[column].map(lambda v: "not recorded" if pd.isna(v)
+                                              else f"{v:.0f}")
+    return summary

@@ -128,10 +128,82 @@ def device_description(device: str) -> str:
     return f"cpu: {name} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
 
 
-def provenance(device: str, wall_time_s: float) -> dict:
-    return {"code": code_version(), "libraries": library_versions(),
+def provenance(device: str, wall_time_s: float, memory: dict | None = None) -> dict:
+    prov = {"code": code_version(), "libraries": library_versions(),
             "device": device_description(device), "wall_time_s": round(wall_time_s, 3),
             "finished_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    if memory is not None:
+        prov["memory"] = memory
+    return prov
+
+
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+_STATUS = Path("/proc/self/status")
+
+
+def reset_peak_memory(device: str = "cpu") -> bool:
+    """Start a fresh peak-memory window for the runs about to be trained.
+
+    A process's peak resident set size (VmHWM) only grows, so without a reset a run's record
+    would carry the peak of every run the process trained before it.  On Linux, writing "5" to
+    /proc/self/clear_refs resets VmHWM to the current RSS (proc(5)); CUDA's allocator peak is
+    reset by torch.  Returns whether the CPU peak could be reset (False elsewhere: the record
+    then says the peak is the process's, not the run's)."""
+    import torch
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats(torch.device(device))
+    try:
+        _CLEAR_REFS.write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mib() -> float | None:
+    """The process's peak resident set size in MiB: VmHWM where /proc exists, else getrusage."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024          # kB
+    except OSError:
+        pass
+    try:
+        import resource
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    except (ImportError, OSError):
+        return None
+
+
+def peak_memory(device: str, runs: int, was_reset: bool) -> dict:
+    """The provenance's memory entry for `runs` runs trained together since
+    reset_peak_memory: peak resident memory (MiB), its scope (one run, or a stack of runs
+    trained in one process step, whose peak is shared), and on a GPU the allocator's peak and
+    the CUDA / cuDNN versions."""
+    import torch
+    rss = _peak_rss_mib()
+    scope = "run" if runs == 1 else f"stack of {runs} runs"
+    memory = {"peak_rss_mib": None if rss is None else round(rss, 1),
+              "scope": scope if was_reset else f"process (peak not resettable here; {scope})"}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        dev = torch.device(device)
+        memory["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
+        memory["cuda"] = torch.version.cuda
+        memory["cudnn"] = torch.backends.cudnn.version()
+    return memory
+
+
+def memory_summary(prov: dict) -> str:
+    """One line for a provenance card: '412 MiB (run)', or 'not recorded' for runs stored
+    before memory was measured."""
+    memory = prov.get("memory")
+    if not memory or memory.get("peak_rss_mib") is None:
+        return "not recorded"
+    text = f"{memory['peak_rss_mib']:.0f} MiB RSS ({memory['scope']})"
+    if memory.get("peak_gpu_mib") is not None:
+        text += (f"; GPU {memory['peak_gpu_mib']:.0f} MiB, CUDA {memory.get('cuda')}, "
+                 f"cuDNN {memory.get('cudnn')}")
+    return text
 
 
 class ResultStore:

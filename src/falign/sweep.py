@@ -28,7 +28,8 @@ from typing import Any
 import pandas as pd
 from tqdm.std import tqdm
 
-from .store import ResultStore, code_version, provenance, spec_key, write_durably
+from .store import (ResultStore, code_version, peak_memory, provenance, reset_peak_memory,
+                    spec_key, write_durably)
 from .training import TrainingPaused, show_progress
 
 CHECKPOINTS = "_checkpoints"       # <results>/_checkpoints/<store name>/<key>.pt, git-ignored
@@ -245,6 +246,7 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
             bar.update(len(group))
             continue
         try:
+            was_reset = reset_peak_memory(device)
             start = time.perf_counter()
             try:
                 results = family.train_group(mine, ctx)
@@ -252,9 +254,10 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
                 report.paused += [spec_key(s) for s in mine]
                 break
             wall = (time.perf_counter() - start) / len(mine)
+            memory = peak_memory(device, len(mine), was_reset)
             for spec, result in zip(mine, results):
                 prov = provenance(device, result.wall_time_s if result.wall_time_s is not None
-                                  else wall)
+                                  else wall, memory)
                 store.save(spec, result.measurements, {**prov, **result.record})
                 report.trained.append(spec_key(spec))
                 path = ctx.checkpoint(spec)
