@@ -85,3 +85,13 @@ def test_a_stack_records_one_shared_peak_labelled_as_the_stacks(tmp_path):
     entry = peak_memory("cpu", 4, was_reset=True)
     assert entry["scope"] == "stack of 4 runs" and entry["peak_rss_mib"] > 0
     assert peak_memory("cpu", 1, was_reset=False)["scope"].startswith("process (peak not")
+
+
+def test_fields_added_later_leave_stored_keys_alone_until_they_differ():
+    from falign.store import spec_key, without_added_defaults
+    old = {"experiment": "x", "lr": 0.1, "width": 15}
+    added = {"schedule": "fixed", "optimizer": "sgd"}
+    as_before = without_added_defaults({**old, "schedule": "fixed", "optimizer": "sgd"}, added)
+    assert spec_key(as_before) == spec_key(old)
+    changed = without_added_defaults({**old, "schedule": "plateau", "optimizer": "sgd"}, added)
+    assert changed == {**old, "schedule": "plateau"} and spec_key(changed) != spec_key(old)

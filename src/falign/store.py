@@ -76,6 +76,17 @@ def spec_key(spec: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def without_added_defaults(spec: dict, added: dict) -> dict:
+    """`spec` without the protocol fields added after runs were stored, where they hold the
+    value that reproduces those runs.
+
+    A run's key hashes every field of its spec, so a new field would give every stored run a new
+    key and orphan it.  A family lists each later field with its "as before" value in `added`
+    ({field: value}); the field enters the spec (and the key) only when it differs, so the runs
+    stored before it keep their keys and a new reading gets keys of its own."""
+    return {k: v for k, v in spec.items() if not (k in added and v == added[k])}
+
+
 @functools.lru_cache(maxsize=1)
 def code_version() -> dict:
     """Git commit of the working tree (with a dirty flag) and a hash of falign's sources.
