@@ -5,6 +5,7 @@ as one stacked computation (falign.stacked)."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -14,12 +15,13 @@ import torch
 
 from ..data import noisy_mnist
 from ..layers import convert, xavier_feedback_
-from ..measurements import neuron_potentials
+from ..measurements import neuron_potential_from
 from ..models import two_layer_mlp
-from ..stacked import train_stacked
-from ..store import ResultStore, spec_key
+from ..rules import sign_feedback
+from ..stacked import StackedMLPs
+from ..store import ResultStore, spec_key, without_added_defaults
 from ..sweep import RunContext, RunResult, run_sweep
-from ..training import TrainConfig, TrainingDiverged
+from ..training import TrainConfig, deterministic_mode
 
 NAME = "noisy_mnist"
 
@@ -52,6 +54,17 @@ class NoisyMNISTProtocol:
     bias: bool = False
     bias_init: str = "fan_in"           # fan_in: PyTorch's U[+-1/sqrt(fan_in)]; one: biotorch's 1
     feedback_init: str = "fan_in"       # FA's B: fan_in U[+-1/sqrt(fan_in)]; xavier (biotorch)
+    # Fields added after runs were stored (ADDED holds the value those runs used):
+    signfa_scale: str = "xavier"        # sign-FA's s: xavier sqrt(2/(fan_in+fan_out)) (Sec. 3);
+                                        # fan_in: 1/sqrt(3 fan_in), biotorch's default mode
+    optimizer: str = "sgd"              # sgd (App. A, with momentum); adam (a reading of
+                                        # Sec. 6.1's "adaptive learning rates"; betas 0.9, 0.999)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("signfa_scale", SIGNFA_SCALES), ("optimizer", OPTIMIZERS),
+                              ("loss_reduction", ("mean", "sum"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of {allowed}")
 
     def config(self, device: str, progress: bool | None) -> TrainConfig:
         drops = tuple(range(self.lr_drop_every, self.epochs, self.lr_drop_every))
@@ -65,9 +78,27 @@ class NoisyMNISTProtocol:
         cover every width early."""
         base = {k: v for k, v in asdict(self).items() if k not in GRID}
         base["experiment"] = "noisy_mnist"
-        return [{**base, "width": w, "rule": r, "repeat": k, "init_seed": k,
-                 "feedback_seed": 1000 + k, "subset_seed": k, "noise_seed": k}
+        return [run_spec({**base, "width": w, "rule": r, "repeat": k, "init_seed": k,
+                          "feedback_seed": 1000 + k, "subset_seed": k, "noise_seed": k})
                 for k in range(self.repeats) for w in self.widths for r in self.rules]
+
+
+SIGNFA_SCALES = ("xavier", "fan_in")
+OPTIMIZERS = ("sgd", "adam")
+# Protocol fields added after runs were stored, with the value every earlier run used: such a
+# field enters a run's spec (and key) only when it differs (falign.store.without_added_defaults).
+ADDED = {"signfa_scale": "xavier", "optimizer": "sgd"}
+# A field that changes only some rules' runs is left out of the other rules' specs, so those
+# runs keep the keys of the runs they are (a sign-FA reading re-uses the stored GD, FA, adaFA).
+ONLY_FOR_RULES = {"signfa_scale": ("signfa",)}
+
+
+def run_spec(spec: dict) -> dict:
+    """A run's stored specification: added fields at their old value, and fields that do not
+    act on the run's rule, are left out, so equal runs have equal keys."""
+    spec = without_added_defaults(spec, ADDED)
+    return {k: v for k, v in spec.items()
+            if k not in ONLY_FOR_RULES or spec["rule"] in ONLY_FOR_RULES[k]}
 
 
 # The readings compared in the ablation chapter: each changes the fields named, nothing else.
@@ -83,6 +114,38 @@ READINGS = {
     "raw pixels 0-255": dict(bias=True, bias_init="one", input_scaling="raw"),
     "summed loss": dict(bias=True, bias_init="one", loss_reduction="sum"),
 }
+
+STEP_DIAGNOSTICS = {"step 0.05 x3": 3, "step 0.05 x10": 10}
+# The summed loss's gradient is n_train times the mean's (Sec. 6.1 data: 4000 images), so at
+# App. A's rate it is a 4000-fold step.  SUM_FINITE_FACTOR is the largest factor of the stated
+# step (on the grid 3, 10, 30, 100) at which no run of the summed-loss pilot (FA family and GD,
+# widths 15 and 200, the first 300 epochs at that step) had a non-finite loss: summed loss at
+# rate 0.05 x factor / 4000.  It is chosen to keep training finite, not to fit a number.
+SUM_FINITE_FACTOR = 10
+FA_FAMILY_RULES = ("fa", "adafa", "signfa")
+
+# Readings added by issue 28 (on top of the book's fan-in reading, no biases), in two kinds.
+# Allowed: the text leaves the choice open.  Each changes only the fields named.
+ALLOWED_READINGS = {
+    "sign-FA scale 1/sqrt(3 fan-in)": dict(signfa_scale="fan_in"),
+    "FA's B Xavier, no biases": dict(feedback_init="xavier"),
+    "summed loss (FA family), stated step": dict(loss_reduction="sum", rules=FA_FAMILY_RULES),
+    "summed loss (FA family), finite step": dict(loss_reduction="sum", rules=FA_FAMILY_RULES,
+                                                 lr=0.05 * SUM_FINITE_FACTOR / 4000),
+}
+# Diagnostic: they contradict a value App. A states (rate 0.05, momentum 0.05), so they can
+# explain a difference but never be adopted.
+DIAGNOSTIC_READINGS = {
+    **{name: dict(lr=0.05 * k) for name, k in STEP_DIAGNOSTICS.items()},
+    "Adam (rate 0.05, same drops)": dict(optimizer="adam"),
+}
+# Sweep order: the finite-step summed loss last (its step was set by a pilot run meanwhile).
+FINITE_SUM = "summed loss (FA family), finite step"
+READINGS.update({n: c for n, c in ALLOWED_READINGS.items() if n != FINITE_SUM})
+READINGS.update(DIAGNOSTIC_READINGS)
+READINGS[FINITE_SUM] = ALLOWED_READINGS[FINITE_SUM]
+READING_KIND = {name: ("diagnostic" if name in DIAGNOSTIC_READINGS else "allowed")
+                for name in READINGS}
 
 # The reading the book's protocol uses (argued in the ablation chapter).
 CHOSEN_READING = "fan-in init"
@@ -116,13 +179,39 @@ def build_model(spec: dict) -> torch.nn.Module:
     return model
 
 
+def signfa_scale_of(spec: dict, fan_in: int, fan_out: int) -> float:
+    """Sign-FA's s for a layer (B = s sign(W), Sec. 3): the Xavier std sqrt(2/(fan_in +
+    fan_out)), or 1/sqrt(3 fan_in), biotorch's default (non-Xavier) mode."""
+    scale = spec.get("signfa_scale", ADDED["signfa_scale"])
+    if scale == "xavier":
+        return math.sqrt(2.0 / (fan_in + fan_out))
+    if scale == "fan_in":
+        return 1.0 / math.sqrt(3.0 * fan_in)
+    raise ValueError(f"unknown signfa_scale {scale!r}; use one of {SIGNFA_SCALES}")
+
+
+def initial_potentials(spec: dict) -> torch.Tensor:
+    """P_j(0) of every hidden neuron (Thm 5.2, weights only, App. B.1's denominator) of the
+    run's initial network, in float64 so its digits do not depend on the CPU's kernels."""
+    model = build_model(spec)
+    w1, w2 = (model[i].weight.detach().double() for i in (0, 2))
+    rule = spec["rule"]
+    if rule == "bp":
+        fb2 = w2
+    elif rule == "signfa":
+        fb2 = sign_feedback(w2, w2.new_tensor(signfa_scale_of(spec, w2.shape[1], w2.shape[0])))
+    else:                                   # fa: drawn B; adafa: B(0) = W(0)
+        fb2 = model[2].feedback_store.double()
+    return neuron_potential_from(w1, None, w2, fb2)
+
+
 def initial_conditioning(protocol: NoisyMNISTProtocol) -> pd.DataFrame:
     """Per run, the smallest |P_j(0)| over hidden neurons (weights only), the denominator of
     Table 3's r_j (Thm 5.2), and their sum P(0), Figure 2's layer denominator; rebuilt from the
     run's seeds, no training, no data needed."""
     rows = []
     for spec in protocol.run_specs():
-        potential = neuron_potentials(build_model(spec), include_bias=False)[0]
+        potential = initial_potentials(spec)
         rows.append({"run_key": spec_key(spec), "width": spec["width"], "rule": spec["rule"],
                      "repeat": spec["repeat"], "min_abs_p0": potential.abs().min().item(),
                      "p0_sum": potential.sum().item()})
@@ -146,10 +235,11 @@ def protocol_rows(table: pd.DataFrame, protocol: NoisyMNISTProtocol) -> pd.DataF
 
 
 def protocol_of(spec: dict) -> NoisyMNISTProtocol:
-    """The one-run protocol a run specification was made from."""
+    """The one-run protocol a run specification was made from (an added field left out of the
+    spec holds the value the runs before it used)."""
     fields = set(NoisyMNISTProtocol.__dataclass_fields__) - set(GRID)
-    return NoisyMNISTProtocol(**{k: spec[k] for k in fields}, widths=(spec["width"],),
-                              rules=(spec["rule"],), repeats=1)
+    return NoisyMNISTProtocol(**{k: spec.get(k, ADDED.get(k)) for k in fields},
+                              widths=(spec["width"],), rules=(spec["rule"],), repeats=1)
 
 
 def store_name(profile: str) -> str:
@@ -163,19 +253,116 @@ def run_specs(protocol: NoisyMNISTProtocol) -> list[dict]:
 
 
 def group_key(spec: dict) -> tuple:
-    """The runs of one (repeat, width) share data and train stacked."""
-    return (spec["repeat"], spec["width"])
+    """The runs of one (repeat, width) share data and train stacked; a stack shares one
+    schedule, loss and optimiser, so runs of different readings train apart."""
+    schedule = {k: v for k, v in spec.items() if k not in ("rule", "feedback_seed",
+                                                             "signfa_scale", "feedback_init")}
+    return (spec["repeat"], spec["width"], spec_key(schedule))
+
+
+class ReadingStack(StackedMLPs):
+    """falign.stacked's K two-layer networks with the readings' two extra choices: sign-FA's
+    scale per model, and Adam in place of SGD.  With signfa_scale xavier and SGD it computes
+    exactly what StackedMLPs does (tested bit for bit)."""
+
+    def __init__(self, models, device, scales: list[str], optimizer: str) -> None:
+        super().__init__(models, device)
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; use one of {OPTIMIZERS}")
+        if optimizer == "adam" and "brsf" in self.rules:
+            raise ValueError("brSF redraws its feedback per SGD step; train it with optimizer sgd")
+        self.scales, self.optimizer = scales, optimizer
+        self.moments = {k: None for k in self.params}           # Adam's second moments
+
+    def feedback(self, layer: int) -> torch.Tensor:
+        """B_layer(t) of every model; sign-FA's s per model's signfa_scale (Sec. 3)."""
+        if all(s == "xavier" for s in self.scales):
+            return super().feedback(layer)
+        w = self.params[f"w{layer}"]
+        fan_out, fan_in = w.shape[1:]
+        s = w.new_tensor([signfa_scale_of({"signfa_scale": c}, fan_in, fan_out)
+                          for c in self.scales]).view(-1, 1, 1)
+        store = self.store[layer - 1]
+        return torch.where(self.is_bp, w, torch.where(
+            self.is_sign, sign_feedback(w, s), torch.where(self.is_magnitude,
+                                                            sign_feedback(w, store), store)))
+
+    def sgd_step(self, grads, lr: float, momentum: float, weight_decay: float) -> None:
+        """The optimiser's step: SGD with momentum (App. A), or torch.optim.Adam's update
+        (betas 0.9, 0.999, eps 1e-8, bias-corrected; momentum unused) on the rule's direction."""
+        if self.optimizer == "sgd":
+            return super().sgd_step(grads, lr, momentum, weight_decay)
+        beta1, beta2, eps = 0.9, 0.999, 1e-8
+        t = self.steps + 1
+        for key, p in self.params.items():
+            g = grads[key] + weight_decay * p if weight_decay else grads[key]
+            if self.momentum[key] is None:
+                self.momentum[key], self.moments[key] = torch.zeros_like(p), torch.zeros_like(p)
+            m = self.momentum[key].mul_(beta1).add_(g, alpha=1 - beta1)
+            v = self.moments[key].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            denom = (v / (1 - beta2 ** t)).sqrt_().add_(eps)
+            p.addcdiv_(m, denom, value=-lr / (1 - beta1 ** t))
+        self.steps += 1
+
+
+def train_reading_stack(specs: list[dict], models, train_data, test_data, config: TrainConfig,
+                        *, name: str = "stack") -> tuple[list[pd.DataFrame], list[int | None]]:
+    """falign.stacked.train_stacked's full-batch loop for the runs of one group, where a model
+    whose loss turns non-finite stops alone: its measurements end before that epoch and its
+    divergence epoch is returned (None: trained to the end); the other models go on, their
+    numbers untouched (each model's computation is its own slice of the stack)."""
+    device = torch.device(config.device)
+    x, y = (t.to(device) for t in train_data)
+    xt, yt = (t.to(device) for t in test_data) if test_data is not None else (None, None)
+    optimizers = {s.get("optimizer", ADDED["optimizer"]) for s in specs}
+    if len(optimizers) != 1:
+        raise ValueError(f"{name}: runs with different optimizers {sorted(optimizers)} cannot "
+                         "train as one stack; group them by optimizer")
+    stack = ReadingStack(models, device, [s.get("signfa_scale", ADDED["signfa_scale"])
+                                          for s in specs], optimizers.pop())
+    tables: list[list[dict]] = [[] for _ in models]
+    diverged: list[int | None] = [None] * len(models)
+    with torch.no_grad(), deterministic_mode(config.deterministic):
+        reference = {"full": stack.neuron_potentials(),
+                     "weights": stack.neuron_potentials(include_bias=False)}
+
+        def record(epoch: int, lr: float) -> None:
+            for k, row in enumerate(stack.measurements(x, y, xt, yt, reference)):
+                if diverged[k] is None:
+                    tables[k].append({"epoch": epoch, "lr": lr, **row})
+
+        record(0, config.lr_at(0))
+        for epoch in range(config.epochs):
+            lr = config.lr_at(epoch)
+            grads, losses = stack.gradients(x, y, config.loss_reduction)
+            for k, finite in enumerate(torch.isfinite(losses).tolist()):
+                if not finite and diverged[k] is None:
+                    diverged[k] = epoch           # the state after `epoch` steps is not finite
+                    tables[k] = [row for row in tables[k] if row["epoch"] < epoch]
+            if all(d is not None for d in diverged):
+                break
+            stack.sgd_step(grads, lr, config.momentum, config.weight_decay)
+            if (epoch + 1) % config.measure_every == 0 or epoch + 1 == config.epochs:
+                record(epoch + 1, lr)
+        stack.write_back()
+    return [pd.DataFrame(t) for t in tables], diverged
 
 
 def train_group(specs: list[dict], ctx: RunContext) -> list[RunResult]:
     """Train the runs of one (repeat, width) stacked; a group takes about a minute on a CPU,
-    so it has no checkpoint (a cut-short group is retrained)."""
+    so it has no checkpoint (a cut-short group is retrained).  A run whose loss turns
+    non-finite is stored up to its last finite measurement, with its divergence epoch in the
+    record ('diverged_epoch'), so the sweep and the other runs of the group go on."""
     first = specs[0]
     cfg = protocol_of(first).config(ctx.device, progress=False)
     data = run_data(first, ctx.data_root)
-    tables = train_stacked([build_model(s) for s in specs], data.train, data.test, cfg,
-                           name=f"width {first['width']} repeat {first['repeat']}")
-    return [RunResult(table, {"stacked_with": len(specs)}) for table in tables]
+    tables, diverged = train_reading_stack(
+        specs, [build_model(s) for s in specs], data.train, data.test, cfg,
+        name=f"width {first['width']} repeat {first['repeat']}")
+    return [RunResult(table, {"stacked_with": len(specs)} if d is None else
+                      {"stacked_with": len(specs), "diverged_epoch": d,
+                       "diverged_lr": cfg.lr_at(d)})
+            for table, d in zip(tables, diverged)]
 
 
 def with_reading(protocol: NoisyMNISTProtocol, **reading) -> NoisyMNISTProtocol:
@@ -198,16 +385,17 @@ READING_PROFILES = {
 
 def run_readings(store: ResultStore, base: NoisyMNISTProtocol = ABLATION,
                  readings: dict[str, dict] = READINGS, **sweep_args) -> dict[str, str]:
-    """Run `base` under every reading into one store.  A reading whose training diverges is
-    recorded in <store>/diverged.json, not fatal; returns {reading: divergence message}."""
+    """Run `base` under every reading into one store.  A run whose loss turns non-finite is
+    stored up to its divergence (train_group); the readings stopped whole by a divergence
+    before that rule are kept in <store>/diverged.json.  Returns {reading: message} of the
+    runs that diverged in this call."""
     diverged = {}
     for name, change in readings.items():
-        try:
-            run_sweep(sys.modules[__name__], with_reading(base, **change), store, **sweep_args)
-        except TrainingDiverged as err:
-            diverged[name] = str(err)
-    store.save_note("diverged", {name: {"protocol": asdict(with_reading(base, **readings[name])),
-                                        "message": msg} for name, msg in diverged.items()})
+        run_sweep(sys.modules[__name__], with_reading(base, **change), store, **sweep_args)
+    for record in store.records():
+        epoch = record["provenance"].get("diverged_epoch")
+        if epoch is not None:
+            diverged.setdefault(spec_key(record["spec"]), f"diverged at epoch {epoch}")
     return diverged
 
 
@@ -226,7 +414,7 @@ def replay(spec: dict, epochs: int, device: str = "cpu", data_root=None) -> pd.D
     data, seeds and schedule) and return its measurements, for comparison with the store."""
     cfg = replace(protocol_of(spec).config(device, progress=False), epochs=epochs)
     data = run_data(spec, data_root)
-    return train_stacked([build_model(spec)], data.train, data.test, cfg)[0]
+    return train_reading_stack([spec], [build_model(spec)], data.train, data.test, cfg)[0][0]
 
 
 # ------------------------------------------------------------------- the readings chapter

@@ -1,0 +1,173 @@
+"""Issue 28's noisy-MNIST readings: protocol fields that keep the stored runs' keys, the
+sign-FA scale, Adam, per-run divergence, and the readings families of the background queue."""
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from falign.data import mnist_available
+from falign.families import noisy_mnist, noisy_mnist_confirm, noisy_mnist_readings
+from falign.families.noisy_mnist import (ADDED, PAPER, PROFILES, READINGS, ReadingStack,
+                                         build_model, initial_potentials, train_reading_stack)
+from falign.stacked import train_stacked
+from falign.store import ResultStore, spec_key
+from falign.training import TrainConfig
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+HAVE_MNIST = mnist_available()
+
+
+def stored_keys(name: str) -> set[str]:
+    return {r["key"] for r in ResultStore(RESULTS, name).records()}
+
+
+def profile_keys(family, profiles=("paper", "quick")) -> set[str]:
+    return {spec_key(s) for p in profiles for s in family.run_specs(family.PROFILES[p])}
+
+
+@pytest.mark.skipif(not (RESULTS / "noisy_mnist_paper").exists(), reason="no stored runs")
+def test_every_stored_paper_run_maps_to_the_book_or_a_confirmed_reading():
+    stored = stored_keys("noisy_mnist_paper")
+    assert stored, "the paper store holds runs"
+    named = profile_keys(noisy_mnist) | profile_keys(noisy_mnist_confirm)
+    assert stored <= named, f"{len(stored - named)} stored runs map to no profile or reading"
+    # the book's 240 runs keep their keys with the added fields at their old values
+    assert {spec_key(s) for s in PROFILES["paper"].run_specs()} <= stored | named
+
+
+@pytest.mark.skipif(not (RESULTS / "noisy_mnist_readings").exists(), reason="no stored runs")
+def test_every_stored_reading_run_maps_to_a_named_reading():
+    stored = stored_keys("noisy_mnist_readings")
+    named = profile_keys(noisy_mnist_readings)
+    assert stored and stored <= named, f"{len(stored - named)} stored runs map to no reading"
+    # the ten older readings' first repeats were stored before the fields were added
+    older = [n for n in READINGS if n not in noisy_mnist.ALLOWED_READINGS
+             and n not in noisy_mnist.DIAGNOSTIC_READINGS and "raw" not in n
+             and n != "summed loss"]
+    for name in older:
+        keys = {spec_key(s) for s in noisy_mnist.with_reading(noisy_mnist.ABLATION,
+                                                              **READINGS[name]).run_specs()}
+        assert keys <= stored, f"reading {name!r} lost the keys of its stored runs"
+
+
+def test_added_fields_enter_a_spec_only_where_they_act():
+    base = PAPER.run_specs()
+    assert all("signfa_scale" not in s and "optimizer" not in s for s in base)
+    scaled = replace(PAPER, signfa_scale="fan_in").run_specs()
+    for old, new in zip(base, scaled):
+        if old["rule"] == "signfa":
+            assert new["signfa_scale"] == "fan_in" and spec_key(new) != spec_key(old)
+        else:                                       # GD, FA, adaFA: the same run, same key
+            assert spec_key(new) == spec_key(old)
+    adam = replace(PAPER, optimizer="adam").run_specs()
+    assert all(s["optimizer"] == "adam" and spec_key(s) != spec_key(o)
+               for s, o in zip(adam, base))
+    assert noisy_mnist.protocol_of(base[0]).optimizer == ADDED["optimizer"]
+    with pytest.raises(ValueError, match="unknown signfa_scale 'biotorch'.*xavier"):
+        replace(PAPER, signfa_scale="biotorch")
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        replace(PAPER, optimizer="rmsprop")
+
+
+def test_each_reading_changes_only_what_it_names():
+    default = noisy_mnist.NoisyMNISTProtocol()
+    for name, change in READINGS.items():
+        changed = noisy_mnist.with_reading(default, **change)
+        differs = {f for f in default.__dataclass_fields__
+                   if getattr(changed, f) != getattr(default, f)}
+        assert differs <= set(change), (name, differs)
+    # the diagnostic readings contradict a value App. A states (rate 0.05 or SGD+momentum)
+    for name in noisy_mnist.DIAGNOSTIC_READINGS:
+        p = noisy_mnist.with_reading(PAPER, **READINGS[name])
+        assert p.lr != 0.05 or p.optimizer != "sgd"
+    for name in noisy_mnist.ALLOWED_READINGS:
+        assert noisy_mnist.with_reading(PAPER, **READINGS[name]).optimizer == "sgd"
+
+
+def test_signfa_scale_reading_moves_the_zero_crossing_of_the_initial_potential(float64):
+    """E P_j(0) = 5 s / sqrt(m) - 1/6 (Thm 5.2's potential at the fan-in init): with s the
+    Xavier std it crosses zero near m = 38, with s = 1/sqrt(3m) at m = 10 sqrt(3) ~ 17.3."""
+    for scale, closed in (("xavier", lambda m: 5 * math.sqrt(2 / (m + 10)) / math.sqrt(m) - 1 / 6),
+                          ("fan_in", lambda m: 5 / (math.sqrt(3) * m) - 1 / 6)):
+        for m in (15, 30, 60):
+            spec = {**PAPER.run_specs()[0], "rule": "signfa", "width": m, "signfa_scale": scale}
+            p0 = torch.cat([initial_potentials({**spec, "init_seed": k,
+                                                "feedback_seed": 1000 + k}) for k in range(40)])
+            se = float(p0.std()) / math.sqrt(len(p0))
+            assert abs(float(p0.mean()) - closed(m)) < 4 * se + 1e-3, (scale, m)
+    # the stack's sign feedback has the reading's scale, per model
+    spec = {**PAPER.run_specs()[0], "rule": "signfa", "width": 30}
+    models = [build_model(spec), build_model(spec)]
+    stack = ReadingStack(models, torch.device("cpu"), ["xavier", "fan_in"], "sgd")
+    b = stack.feedback(2)
+    assert torch.allclose(b[0].abs(), torch.full_like(b[0], math.sqrt(2 / 40)))
+    assert torch.allclose(b[1].abs(), torch.full_like(b[1], 1 / math.sqrt(90)))
+    assert torch.equal(torch.sign(b[1]), torch.where(stack.params["w2"][1] > 0, 1.0, -1.0))
+
+
+def test_adam_reading_follows_torch_adam_for_gd(float64):
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 784), torch.randint(0, 10, (64,))
+    spec = {**PAPER.run_specs()[0], "rule": "bp", "width": 20}
+    reference = build_model(spec).double()
+    opt = torch.optim.Adam(reference.parameters(), lr=0.01)
+    stack = ReadingStack([build_model(spec).double()], torch.device("cpu"), ["xavier"], "adam")
+    for _ in range(5):
+        opt.zero_grad()
+        F.cross_entropy(reference(x), y).backward()
+        opt.step()
+        grads, _ = stack.gradients(x, y, "mean")
+        stack.sgd_step(grads, 0.01, 0.05, 0.0)
+    assert torch.allclose(stack.params["w1"][0], reference[0].weight.detach(), atol=1e-10)
+    assert torch.allclose(stack.params["w2"][0], reference[2].weight.detach(), atol=1e-10)
+    assert not torch.allclose(stack.params["w1"][0], build_model(spec)[0].weight.double())
+
+
+@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not in the data root (run `make data`)")
+def test_reading_loop_reproduces_the_stacked_trainer_and_stops_a_diverged_run_alone():
+    proto = replace(PROFILES["smoke"], widths=(15,), epochs=20)
+    specs = proto.run_specs()
+    cfg = noisy_mnist.protocol_of(specs[0]).config("cpu", progress=False)
+    data = noisy_mnist.run_data(specs[0])
+    ours, diverged = train_reading_stack(specs, [build_model(s) for s in specs], data.train,
+                                         data.test, cfg)
+    theirs = train_stacked([build_model(s) for s in specs], data.train, data.test, cfg)
+    assert diverged == [None] * 4 and all(a.equals(b) for a, b in zip(ours, theirs))
+    # GD with a second layer 1e17 times too large starts finite and blows up within a few
+    # steps (its W_1 update carries B_2 = W_2); the other models are untouched.
+    assert specs[3]["rule"] == "bp"
+    blown = [build_model(s) for s in specs]
+    with torch.no_grad():
+        blown[3][2].weight.mul_(1e17)
+    big = replace(cfg, loss_reduction="sum")
+    tables, diverged = train_reading_stack(specs, blown, data.train, data.test, big)
+    alone, _ = train_reading_stack(specs[:3], [build_model(s) for s in specs[:3]], data.train,
+                                   data.test, big)
+    assert diverged[3] is not None and diverged[3] >= 1 and len(tables[3])
+    assert tables[3].epoch.max() < diverged[3]
+    assert tables[3].drop(columns="lr").map(math.isfinite).all().all()
+    assert all(a.equals(b) for a, b, d in zip(tables[:3], alone, diverged[:3]) if d is None)
+
+
+def test_readings_families_cover_every_reading_once():
+    sweep = noisy_mnist_readings.PROFILES["paper"]
+    specs = noisy_mnist_readings.run_specs(sweep)
+    keys = [spec_key(s) for s in specs]
+    assert len(keys) == len(set(keys))
+    assert [s["repeat"] for s in specs] == sorted(s["repeat"] for s in specs)
+    # FA's B at Xavier scale runs FA only; its other rules are the fan-in reading's runs
+    xavier = noisy_mnist_readings.reading_protocol(sweep.base, "FA's B Xavier, no biases")
+    assert xavier.rules == ("fa",) and xavier.feedback_init == "xavier" and not xavier.bias
+    assert {s["epochs"] for s in specs} == {2000}
+    confirm = noisy_mnist_confirm.run_specs(noisy_mnist_confirm.PROFILES["paper"])
+    assert {s["epochs"] for s in confirm} == {6000}
+    book = {spec_key(s) for s in PAPER.run_specs()}
+    # the sign-FA reading's GD, FA and adaFA runs are the book's: none of them is planned again
+    # as a new run (they are in the confirmation's specs with the book's keys)
+    sign = noisy_mnist_readings.reading_protocol(PAPER, "sign-FA scale 1/sqrt(3 fan-in)")
+    assert {spec_key(s) for s in sign.run_specs() if s["rule"] != "signfa"} <= book
+    with pytest.raises(ValueError, match="unknown reading 'fan in'"):
+        noisy_mnist_readings.reading_protocol(PAPER, "fan in")
