@@ -3,7 +3,9 @@ control, the +-0.9 targets and squared error, the learning-rate steps, z-scoring
 statistics, FA's feedback scale, reproducible stored smoke runs and their receptive fields."""
 import json
 import math
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from falign.families import lillicrap_mnist as L
 from falign.measurements import weight_layers
 from falign.store import ResultStore, spec_key
 from falign.sweep import RunContext, run_sweep
+from falign.training import PlateauRule, PlateauState, TrainingPaused
 
 needs_mnist = pytest.mark.skipif(not mnist_available(), reason="MNIST not in the data root")
 ONE_NET = replace(L.PROFILES["smoke"], nets=(("784-1000-10", ("fa", "bp", "shallow")),))
@@ -39,11 +42,57 @@ def test_targets_are_exactly_plus_minus_0_9_and_the_loss_is_half_the_squared_err
     assert loss(out, out.clone(), "sum").item() == 0.0
 
 
-def test_learning_rate_steps_after_epochs_8_and_10():
-    cfg = L.train_config(L.run_specs(L.PAPER)[0], "cpu", False)
-    rates = [cfg.lr_at(e) for e in range(L.PAPER.epochs)]
+def test_the_twelve_epoch_reading_steps_after_epochs_8_and_10():
+    twelve = L.READINGS["twelve_epochs"]
+    cfg = L.train_config(L.run_specs(twelve)[0], "cpu", False)
+    rates = [cfg.lr_at(e) for e in range(twelve.epochs)]
     assert rates == pytest.approx([1e-2] * 8 + [1e-3] * 2 + [1e-4] * 2, rel=1e-12)
     assert (cfg.batch_size, cfg.weight_decay, cfg.momentum) == (100, 1e-6, 0.0)
+    assert cfg.plateau is None
+
+
+def test_the_paper_schedule_is_the_plateau_rule_with_its_stated_parameters():
+    cfg = L.train_config(L.run_specs(L.PAPER)[0], "cpu", False)
+    assert cfg.plateau == PlateauRule(margin=0.05, patience=3, stages=3, monitor="train_error")
+    assert (cfg.lr, cfg.gamma, cfg.milestones, cfg.epochs) == (1e-2, 0.1, (), 300)
+    ae = next(s for s in L.run_specs(L.PAPER) if L.task_of(s["arch"]) == "autoencode")
+    assert L.plateau_rule(ae).monitor == "train_loss"      # no accuracy to monitor
+    patient = L.plateau_rule(L.run_specs(L.READINGS["patient_plateau"])[0])
+    assert (patient.margin, patient.patience) == (0.02, 5)
+    with pytest.raises(ValueError, match="no milestones"):
+        replace(L.PAPER, milestones=(8, 10))
+    with pytest.raises(ValueError, match="plateau or milestones"):
+        replace(L.PAPER, schedule="cosine")
+    with pytest.raises(ValueError, match="margin must be in"):
+        PlateauRule(margin=1.5, patience=3)
+
+
+def test_plateau_state_drops_after_patience_epochs_without_a_margin_improvement():
+    rule = PlateauRule(margin=0.1, patience=2, stages=2)
+    state, ends = PlateauState(), []
+    # 10 -> 8 improves; 7.5 is within 10% of 8 (not an improvement), 7.3 too: stage ends
+    for value in (10, 8, 7.5, 7.3, 6.0, 5.9, 5.8):
+        ends.append(state.update(value, rule))
+    assert ends == [False, False, False, True, False, False, True]
+    assert state.stage == 2 and state.best == 6.0
+    # a best of 0 cannot be beaten: the stage ends after `patience` epochs
+    zero = PlateauState(best=0.0)
+    assert [zero.update(0.0, rule) for _ in range(2)] == [False, True]
+
+
+def test_every_stored_run_keeps_its_key_under_a_profile_or_named_reading():
+    folder = Path(__file__).resolve().parents[1] / "results" / L.store_name("paper")
+    stored = {json.loads(p.read_text())["key"]: json.loads(p.read_text())["spec"]
+              for p in folder.glob("*/run.json")}
+    known = {spec_key(s) for p in ("paper", "quick", "readings") for s in
+             L.run_specs(L.PROFILES[p])}
+    known |= {spec_key(s) for r in L.READINGS.values() for s in L.run_specs(r)}
+    assert set(stored) <= known, "stored runs no profile or reading reproduces"
+    twelve = {spec_key(s) for s in L.run_specs(L.READINGS["twelve_epochs"])}
+    for key, spec in stored.items():
+        assert spec_key(spec) == key
+        if "schedule" not in spec:                         # stored before the field existed
+            assert key in twelve and spec["epochs"] == 12
 
 
 def test_zscoring_uses_training_statistics_only():
@@ -102,7 +151,7 @@ def test_shallow_control_leaves_every_hidden_layer_bit_identical(smoke_store):
         spec = smoke_spec(rule)
         record, table = smoke_store.load(spec)
         rf = L.stored_receptive_fields(record)
-        before, after = rf[0], rf[spec["epochs"]]
+        before, after = rf[0], rf[record["provenance"]["schedule"]["epochs_used"]]
         if rule == "shallow":
             assert np.array_equal(before, after)
             model = L.build_model(spec)
@@ -119,7 +168,7 @@ def test_receptive_fields_have_shape_100x28x28_and_start_at_the_initial_weights(
     spec = smoke_spec("fa")
     record, _ = smoke_store.load(spec)
     rf = L.stored_receptive_fields(record)
-    assert sorted(rf) == [0, spec["epochs"]]
+    assert sorted(rf) == [0, record["provenance"]["schedule"]["epochs_used"]]
     assert all(a.shape == (100, 28, 28) for a in rf.values())
     units = record["provenance"]["receptive_fields"]["units"]
     assert units == L.rf_units(spec) and len(set(units)) == 100
@@ -128,26 +177,112 @@ def test_receptive_fields_have_shape_100x28x28_and_start_at_the_initial_weights(
 
 
 @needs_mnist
-def test_a_smoke_run_is_reproducible_and_stored_with_its_spec(smoke_store):
+def test_a_smoke_run_is_reproducible_and_its_rates_follow_the_plateau_rule(smoke_store):
     spec = smoke_spec("fa")
     record, table = smoke_store.load(spec)
     assert record["spec"] == json.loads(json.dumps(spec)) and record["key"] == spec_key(spec)
-    assert table.epoch.tolist() == list(range(spec["epochs"] + 1))
-    assert table.lr.tolist()[1:] == pytest.approx([1e-2, 1e-3])     # smoke: drop after epoch 1
+    last = record["provenance"]["schedule"]["epochs_used"]
+    assert table.epoch.tolist() == list(range(last + 1))
+    # Replaying the rule on the stored training errors gives the stored rates, epoch by epoch
+    rule, state, rates = L.plateau_rule(spec), PlateauState(), []
+    for err in table.train_error.iloc[1:] / 100:
+        rates.append(spec["lr"] * spec["gamma"] ** state.stage)
+        state.update(err, rule)
+    assert table.lr.tolist()[1:] == pytest.approx(rates, rel=1e-12)
+    stopped = record["provenance"]["schedule"]["stopped_by"]
+    assert (stopped == "plateau rule") == (state.stage == rule.stages)
+    assert stopped == "plateau rule" or last == spec["epochs"]
     again = L.train_one(spec, RunContext()).measurements
     cols = ["train_loss", "test_loss", "test_error", "weight_norm_1", "cos_wb_2"]
     assert np.allclose(table[cols].to_numpy(), again[cols].to_numpy(), rtol=1e-6, atol=0)
     assert table.test_error.between(0, 100).all()
 
 
-def test_quick_is_the_paper_schedule_on_a_smaller_grid():
+def test_quick_is_the_paper_rule_in_the_queue_order_of_the_issue():
     quick = L.PROFILES["quick"]
     assert replace(quick, nets=L.PAPER.nets, repeats=L.PAPER.repeats) == L.PAPER
+    specs = L.run_specs(quick)
+    keys = [spec_key(s) for s in specs]
+    assert len(set(keys)) == len(keys)
     paper_keys = {spec_key(s) for s in L.run_specs(L.PAPER)}
-    assert {spec_key(s) for s in L.run_specs(quick)} <= paper_keys
-    assert L.store_name("quick") == L.store_name("paper") != L.store_name("smoke")
+    patient = {spec_key(s) for s in L.run_specs(L.READINGS["patient_plateau"])}
+    assert set(keys) <= paper_keys | patient
+    # first the 784-1000-10 net at the paper's five repeats, repeat-major ...
+    head = [(s["repeat"], s["rule"]) for s in specs[:15]]
+    assert head == [(k, r) for k in range(5) for r in ("fa", "bp", "shallow")]
+    assert all(s["arch"] == "784-1000-10" for s in specs[:15])
+    # ... then the sensitivity reading, then the deeper nets that fit the CPU, two repeats
+    assert set(keys[15:18]) == patient
+    deep = specs[18:]
+    assert {s["arch"] for s in deep} == {a for a, _ in L.cpu_nets()}
+    assert [s["repeat"] for s in deep] == sorted(s["repeat"] for s in deep) and \
+        {s["repeat"] for s in deep} == {0, 1}
+    for arch, _ in L.cpu_nets():
+        assert L.estimated_run_hours(arch) < L.CPU_HOURS_LIMIT
+    for arch, _ in L.PAPER_NETS[1:]:
+        if arch not in {a for a, _ in L.cpu_nets()}:
+            assert L.estimated_run_hours(arch) >= L.CPU_HOURS_LIMIT
+    assert L.store_name("quick") == L.store_name("paper") == L.store_name("readings") \
+        != L.store_name("smoke")
     assert (L.PAPER.repeats, L.PAPER.batch_size, L.PAPER.lr, L.PAPER.weight_decay,
             L.PAPER.target) == (5, 100, 1e-2, 1e-6, 0.9)
+
+
+def test_each_item5_reading_changes_exactly_its_field_on_one_repeat():
+    base = replace(L.PAPER, nets=L.ONE_HIDDEN, repeats=1)
+    changed = {"initial_step": {"lr": 1e-3}, "mean_loss": {"loss_reduction": "mean"},
+               "feedback_fan_in": {"feedback_init": "fan_in"},
+               "linear_outputs": {"output_activation": "linear"}}
+    for name in L.ITEM5_READINGS:
+        reading = L.READINGS[name]
+        assert reading.repeats == 1
+        diff = {k: getattr(reading, k) for k in reading.__dataclass_fields__
+                if k != "nets" and getattr(reading, k) != getattr(base, k)}
+        assert diff == changed[name], name
+    readings = L.run_specs(L.PROFILES["readings"])
+    assert len(readings) == len({spec_key(s) for s in readings}) == 7
+    assert not {spec_key(s) for s in readings} & {spec_key(s) for s in L.run_specs(L.PAPER)}
+
+
+def test_saturated_fraction_counts_tanh_units_beyond_0_99_and_not_the_outputs():
+    spec = {**smoke_spec("bp"), "rule": "bp"}
+    model = L.build_model(spec)
+    x = torch.randn(50, 784, generator=torch.Generator().manual_seed(0))
+    hidden = L.saturated_fractions(model, x)
+    assert list(hidden) == ["saturated_1"]                   # one hidden layer; outputs left out
+    with torch.no_grad():
+        h = torch.tanh(x @ model[0].weight.T + model[0].bias)
+    assert hidden["saturated_1"] == pytest.approx(float((h.abs() > 0.99).double().mean()))
+    with torch.no_grad():
+        model[0].weight.mul_(1000.0)
+    assert L.saturated_fractions(model, x)["saturated_1"] > 0.95
+    with torch.no_grad():
+        model[0].weight.zero_(), model[0].bias.zero_()
+    assert L.saturated_fractions(model, x)["saturated_1"] == 0.0
+
+
+@needs_mnist
+def test_a_run_paused_every_epoch_and_resumed_ends_identical_to_an_uninterrupted_one(tmp_path):
+    spec = smoke_spec("fa")
+    whole = L.train_one(spec, RunContext()).measurements
+    ctx = RunContext(checkpoints=tmp_path, deadline=time.monotonic() - 1.0)   # pause at once
+    pauses, states = 0, []
+    while True:
+        try:
+            pieced = L.train_one(spec, ctx)
+            break
+        except TrainingPaused:
+            pauses += 1
+            saved = torch.load(ctx.checkpoint(spec), weights_only=False)
+            states.append(saved["plateau"])
+    assert pauses == len(whole) - 2                  # paused after every epoch but the last
+    assert set(states[-1]) == {"stage", "best", "since_best"}
+    assert [s["stage"] for s in states] == sorted(s["stage"] for s in states)
+    assert states[-1]["stage"] >= 1                   # the checkpoints crossed a rate drop
+    table = pieced.measurements
+    assert table.drop(columns=[]).equals(whole)
+    assert pieced.record["resumed"] == pauses
+    assert pieced.record["schedule"] == L.train_one(spec, RunContext()).record["schedule"]
 
 
 def test_receptive_field_smoothness_is_0_for_noise_and_1_for_ramps():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -27,8 +28,50 @@ class TrainingDiverged(RuntimeError):
 
 
 @dataclass(frozen=True)
+class PlateauRule:
+    """A learning-rate schedule given as a rule ("drop the rate once progress has slowed"):
+    a stage lasts until the monitored training quantity has not fallen below (1 - margin) times
+    its best value so far for `patience` epochs in a row; the rate is then multiplied by the
+    config's gamma.  Training ends when the last of `stages` stages ends, or at the config's
+    `epochs`, which is then a cap.  monitor: train_error (1 - accuracy) or train_loss."""
+    margin: float
+    patience: int
+    stages: int = 3
+    monitor: str = "train_error"
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.margin < 1.0) or self.patience < 1 or self.stages < 1:
+            raise ValueError(f"invalid PlateauRule {self}: margin must be in [0, 1) (a "
+                             "fraction of the best value), patience and stages at least 1")
+        if self.monitor not in ("train_error", "train_loss"):
+            raise ValueError(f"PlateauRule monitor must be 'train_error' or 'train_loss', "
+                             f"not {self.monitor!r}")
+
+
+@dataclass
+class PlateauState:
+    """Where a PlateauRule stands: the stage (0-based), the best monitored value so far and the
+    epochs since it was last beaten by the margin.  Saved in checkpoints."""
+    stage: int = 0
+    best: float = math.inf
+    since_best: int = 0
+
+    def update(self, value: float, rule: PlateauRule) -> bool:
+        """Take one epoch's value; True when that ends the current stage (stage advances)."""
+        if value < self.best * (1.0 - rule.margin):
+            self.best, self.since_best = value, 0
+            return False
+        self.since_best += 1
+        if self.since_best < rule.patience:
+            return False
+        self.stage, self.since_best = self.stage + 1, 0
+        return True
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings.  lr is multiplied by `gamma` at each epoch in `milestones`."""
+    """Optimisation settings.  lr is multiplied by `gamma` at each epoch in `milestones`, or,
+    with `plateau`, at the end of each of the rule's stages (`epochs` is then a cap)."""
     epochs: int
     lr: float
     momentum: float = 0.0
@@ -45,10 +88,14 @@ class TrainConfig:
     deterministic: bool = False
     device: str = "cpu"
     progress: bool | None = None           # None: on unless FALIGN_PROGRESS=0
+    plateau: PlateauRule | None = None     # the rate drops by a rule, not at milestones
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.lr <= 0 or self.measure_every < 1:
             raise ValueError(f"invalid TrainConfig: {self}")
+        if self.plateau is not None and (self.milestones or self.measure_every != 1):
+            raise ValueError("a plateau schedule decides after every epoch and replaces the "
+                             "milestones: use milestones=() and measure_every=1 with it")
         if self.loss_reduction not in ("mean", "sum"):
             raise ValueError(f"loss_reduction must be 'mean' or 'sum', not {self.loss_reduction!r}")
         if self.train_metrics not in ("full", "running"):
@@ -210,6 +257,7 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
     reference = potential_references(model) if measure is not None else None
     rows: list[dict] = []
     first_epoch, resumed, earlier_s = 0, 0, 0.0
+    plateau = PlateauState() if config.plateau is not None else None
     started = time.perf_counter()
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
@@ -222,13 +270,16 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
         aug_gen.set_state(state["aug_gen"])
         rows, first_epoch, reference = state["rows"], state["epoch"], state["reference"]
         resumed, earlier_s = state["resumed"] + 1, state["elapsed_s"]
+        if plateau is not None:
+            plateau = PlateauState(**state["plateau"])
 
     def save(epoch: int) -> None:
         _save_checkpoint(checkpoint, {
             "model": model.state_dict(), "optimizer": opt.state_dict(), "gen": gen.get_state(),
             "aug_gen": aug_gen.get_state(), "rows": rows, "epoch": epoch,
             "reference": reference, "config": config.as_dict(), "resumed": resumed,
-            "elapsed_s": earlier_s + time.perf_counter() - started})
+            "elapsed_s": earlier_s + time.perf_counter() - started,
+            "plateau": None if plateau is None else asdict(plateau)})
 
     def record(epoch: int, lr: float, running: tuple[float, float] | None) -> None:
         model.eval()
@@ -254,7 +305,8 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
         epochs = range(first_epoch, config.epochs)
         for epoch in tqdm(epochs, desc=name, disable=not show_progress(config.progress),
                           initial=first_epoch, total=config.epochs):
-            lr = config.lr_at(epoch)
+            lr = config.lr_at(epoch) if plateau is None else \
+                config.lr * config.gamma ** plateau.stage
             for group in opt.param_groups:
                 group["lr"] = lr
             order = torch.randperm(n, generator=gen).to(device) if bs < n else None
@@ -283,6 +335,13 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
                 running = ((float(loss_sum) / seen, float(hits) / seen)
                            if config.train_metrics == "running" else None)
                 record(epoch + 1, lr, running)
+            if plateau is not None:
+                row = rows[-1]
+                value = (1.0 - row["train_acc"] if config.plateau.monitor == "train_error"
+                         else row["train_loss"])
+                if plateau.update(value, config.plateau) and \
+                        plateau.stage >= config.plateau.stages:
+                    break                               # the last stage has levelled off
             if checkpoint is not None and epoch + 1 < config.epochs:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
@@ -294,6 +353,8 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
     table = pd.DataFrame(rows)
     # Training time summed over every session of a resumed run, and how often it resumed.
     table.attrs.update(wall_time_s=earlier_s + time.perf_counter() - started, resumed=resumed)
+    if plateau is not None:       # ended by the rule, or by the epoch cap in an unfinished stage
+        table.attrs["plateau_converged"] = plateau.stage >= config.plateau.stages
     return table
 
 
