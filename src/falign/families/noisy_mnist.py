@@ -117,10 +117,12 @@ READINGS = {
 
 STEP_DIAGNOSTICS = {"step 0.05 x3": 3, "step 0.05 x10": 10}
 # The summed loss's gradient is n_train times the mean's (Sec. 6.1 data: 4000 images), so at
-# App. A's rate it is a 4000-fold step.  SUM_FINITE_FACTOR is the largest factor of the stated
-# step (on the grid 3, 10, 30, 100) at which no run of the summed-loss pilot (FA family and GD,
-# widths 15 and 200, the first 300 epochs at that step) had a non-finite loss: summed loss at
-# rate 0.05 x factor / 4000.  It is chosen to keep training finite, not to fit a number.
+# App. A's rate it is a 4000-fold step, and at rate 0.05 k / 4000 it takes the mean loss's steps
+# at rate 0.05 k (the readings chapter's exercise 3).  SUM_FINITE_FACTOR is the factor chosen to
+# keep it finite, not to fit a number: in a pilot (summed loss, the FA family and GD, the first
+# 300 epochs) k = 3 kept every run finite at widths 15 and 200 and k = 10 at width 15 (its
+# width-200 half and k = 30, 100 did not finish on the shared CPU); the stored runs say whether
+# it stays finite over the whole schedule (a run that does not is stored with its epoch).
 SUM_FINITE_FACTOR = 10
 FA_FAMILY_RULES = ("fa", "adafa", "signfa")
 
