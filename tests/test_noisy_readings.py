@@ -135,7 +135,13 @@ def test_reading_loop_reproduces_the_stacked_trainer_and_stops_a_diverged_run_al
     ours, diverged = train_reading_stack(specs, [build_model(s) for s in specs], data.train,
                                          data.test, cfg)
     theirs = train_stacked([build_model(s) for s in specs], data.train, data.test, cfg)
-    assert diverged == [None] * 4 and all(a.equals(b) for a, b in zip(ours, theirs))
+    assert diverged == [None] * 4 and all(a[b.columns].equals(b) for a, b in zip(ours, theirs))
+    # the per-neuron readings: a median and a floored mean of the same |r_j - 1|
+    for table in ours:
+        last = table.iloc[-1]
+        assert 0 < last.neurons_above_floor_1 <= 15
+        # at least half the neurons lie at or above the median, so the mean is >= median / 2
+        assert last.neuron_deviation_weights_median_1 <= 2 * last.neuron_deviation_weights_1
     # GD with a second layer 1e17 times too large starts finite and blows up within a few
     # steps (its W_1 update carries B_2 = W_2); the other models are untouched.
     assert specs[3]["rule"] == "bp"

@@ -307,6 +307,25 @@ class ReadingStack(StackedMLPs):
         self.steps += 1
 
 
+# Table 3's statistic under readings that need every neuron (App. B.1 does not say how it
+# aggregates): the median over neurons of |r_j - 1|, and the mean over the neurons whose
+# |P_j(0)| is at least P0_FLOOR (6% of |E P_j(0)| = 1/6 of FA at the fan-in init), weights only.
+P0_FLOOR = 0.01
+
+
+def neuron_statistics(stack: StackedMLPs, p0: torch.Tensor) -> list[dict]:
+    """Per model, the per-neuron readings of Table 3's statistic at the current step: the
+    median over neurons of |r_j - 1|, the mean over neurons with |P_j(0)| >= P0_FLOOR (NaN
+    where none), and how many neurons pass the floor (weights only, App. B.1's r_j)."""
+    dev = (stack.neuron_potentials(include_bias=False) / p0 - 1).abs()        # (K, m)
+    kept = p0.abs() >= P0_FLOOR
+    floor_mean = (dev * kept).sum(-1) / kept.sum(-1)
+    return [{"neuron_deviation_weights_median_1": float(med),
+             "neuron_deviation_weights_floor_1": float(fm), "neurons_above_floor_1": int(n)}
+            for med, fm, n in zip(dev.median(-1).values.tolist(), floor_mean.tolist(),
+                                  kept.sum(-1).tolist())]
+
+
 def train_reading_stack(specs: list[dict], models, train_data, test_data, config: TrainConfig,
                         *, name: str = "stack") -> tuple[list[pd.DataFrame], list[int | None]]:
     """falign.stacked.train_stacked's full-batch loop for the runs of one group, where a model
@@ -329,9 +348,10 @@ def train_reading_stack(specs: list[dict], models, train_data, test_data, config
                      "weights": stack.neuron_potentials(include_bias=False)}
 
         def record(epoch: int, lr: float) -> None:
+            extra = neuron_statistics(stack, reference["weights"])
             for k, row in enumerate(stack.measurements(x, y, xt, yt, reference)):
                 if diverged[k] is None:
-                    tables[k].append({"epoch": epoch, "lr": lr, **row})
+                    tables[k].append({"epoch": epoch, "lr": lr, **row, **extra[k]})
 
         record(0, config.lr_at(0))
         for epoch in range(config.epochs):
