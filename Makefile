@@ -114,3 +114,24 @@ bench: venv
 
 clean:
 	rm -rf _build
+
+# The book and its student edition as PDFs, printed by headless Chromium from the built sites
+# (run `make book` and `make student-book` first) and merged with pypdf: _build/pdf/.
+.PHONY: pdf release-assets
+pdf: venv browser
+	FALIGN_PROGRESS=0 $(PY) -m falign.pdf _build/html _build/pdf/falign-book.pdf --source .
+	FALIGN_PROGRESS=0 $(PY) -m falign.pdf _build/student/src/_build/html _build/pdf/falign-book-student.pdf \
+	  --source _build/student/src
+
+# What a release attaches (.github/workflows/release.yml), in dist/: the wheel and sdist, the
+# stored runs as committed at HEAD (git archive: no checkpoints, nothing uncommitted), the built
+# site and the two PDFs.  VERSION=X.Y.Z names the archives.
+VERSION ?= $(shell $(PY) -m setuptools_scm 2>/dev/null | tail -n 1)
+release-assets: venv
+	@test -f _build/html/index.html || (echo "build the site first: make book" && false)
+	@mkdir -p dist
+	$(PY) -m build --no-isolation --outdir dist .
+	git archive --format=tar.gz --prefix=falign-results-$(VERSION)/ -o dist/falign-results-$(VERSION).tar.gz HEAD results
+	tar -czf dist/falign-site-$(VERSION).tar.gz -C _build html
+	cp _build/pdf/falign-book.pdf dist/falign-book-$(VERSION).pdf
+	cp _build/pdf/falign-book-student.pdf dist/falign-book-student-$(VERSION).pdf

@@ -13,7 +13,15 @@ the "How to cite" page, and the package as a wheel installed outside the checkou
   cffconvert's) and agrees with the package version, references.bib and cite.md.
 * `python -m build` makes an sdist and a wheel that pass `twine check --strict`; the wheel,
   installed into a fresh virtual environment outside the checkout, imports from there and trains
-  a smoke run into the current directory's results/."""
+  a smoke run into the current directory's results/.
+* Releases: the version comes from the git tag (setuptools-scm, with the last release as the
+  fallback of a tree without tags or git); the five files that name the last release agree
+  (pyproject.toml, CITATION.cff, cite.md, .zenodo.json, CHANGELOG.md) and `falign.release`
+  moves them together; the release workflow builds and attaches the site, the PDFs, the wheel
+  and the archive of results/ on a tag; the page footers name version, commit and date.
+* Credits: every dataset, architecture and main package has a bibliography entry, cited on the
+  "Data and licences" page, whose checksums are the code's and the data folder's; CITATION.cff's
+  references match references.bib; environment.yml pins what requirements.txt pins."""
 from __future__ import annotations
 
 import json
@@ -33,6 +41,7 @@ import pytest
 import yaml
 
 import falign
+from falign import release
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -41,6 +50,11 @@ SITE_URL = CONFIG["html"]["baseurl"]
 WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 ORIGINALS = ("robertson2024implicit", "lillicrap2016random", "lechner2020learning")
+# The datasets, architectures and main software the book credits (references.bib, CITATION.cff
+# and the "Data and licences" page).
+CREDITS = ("lecun1998mnist", "krizhevsky2009learning", "le2015tiny", "deng2009imagenet",
+           "lecun1998gradient", "he2016deep", "paszke2019pytorch", "marcel2010torchvision",
+           "jupyterbook2020")
 SHARED_PAPERS = ROOT.parent / "shared" / "papers"
 
 # Addresses on GitHub that are not this project's and may appear in its files.
@@ -94,7 +108,7 @@ def load_workflow(name: str) -> dict:
 
 def test_workflows_pass_actionlint():
     files = sorted(WORKFLOWS.glob("*.y*ml"))
-    assert {f.name for f in files} >= {"test.yml", "book.yml"}
+    assert {f.name for f in files} >= {"test.yml", "book.yml", "release.yml"}
     result = actionlint(*files)
     assert result.returncode == 0 and not result.stdout.strip(), \
         f"actionlint findings (exit {result.returncode}):\n{result.stdout}{result.stderr}"
@@ -143,6 +157,8 @@ def test_book_workflow_builds_without_training_and_deploys_to_pages():
     build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
     steps = {s.get("uses", s.get("run", "")).split("@")[0]: s for s in build["steps"]}
     assert "make book" in steps, "the site is built by `make book` (stored results, no training)"
+    # the full history, for each page's last-change date and the version from the last tag
+    assert steps["actions/checkout"]["with"]["fetch-depth"] == 0
     assert steps["actions/setup-python"]["with"]["python-version"] == "3.11"
     assert steps["actions/upload-pages-artifact"]["with"]["path"] == "_build/html"
     assert steps["actions/upload-artifact"]["with"]["path"] == "_build/html"
@@ -355,11 +371,18 @@ def test_citation_file_agrees_with_the_package_config_and_references():
     assert cff["cff-version"] == "1.2.0" and cff["type"] == "software"
     assert cff["title"] == CONFIG["title"]
     assert cff["authors"] == [{"name": CONFIG["author"]}] == [{"name": "The falign book authors"}]
-    assert cff["version"] == falign.__version__
+    assert cff["version"] == release.last_release()
     assert cff["license"] == "MIT"
     bib = bib_entries((ROOT / "references.bib").read_text())
     refs = {plain(r["title"]).lower(): r for r in cff["references"]}
-    assert len(refs) == len(cff["references"]) == 3
+    assert len(refs) == len(cff["references"]) >= len(ORIGINALS) + len(CREDITS)
+    # every reference is an entry of references.bib, with its year
+    by_title = {plain(e.fields["title"]).lower(): e for e in bib.values()}
+    for title, ref in refs.items():
+        assert title in by_title, f"CITATION.cff reference {ref['title']!r} is not in references.bib"
+        assert ref["year"] == int(by_title[title].fields["year"]), title
+    for key in CREDITS:
+        assert plain(bib[key].fields["title"]).lower() in refs, f"CITATION.cff lacks {key}"
     for key in ORIGINALS:
         entry = bib[key]
         ref = refs.get(plain(entry.fields["title"]).lower())
@@ -374,11 +397,248 @@ def test_citation_file_agrees_with_the_package_config_and_references():
         assert ref["type"] == {"article": "article", "inproceedings": "conference-paper"}[entry.type]
 
 
-def test_version_is_single_sourced():
+def test_version_is_single_sourced_from_the_git_tag():
+    from packaging.version import Version
+
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
-    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "falign.__version__"}
-    assert re.fullmatch(r"\d+\.\d+\.\d+", falign.__version__)
+    assert any(r.startswith("setuptools-scm") for r in pyproject["build-system"]["requires"])
+    assert "dynamic" not in pyproject["tool"].get("setuptools", {})
+    scm = pyproject["tool"]["setuptools_scm"]
+    assert scm["version_file"] == "src/falign/_version.py"
+    assert "src/falign/_version.py" in (ROOT / ".gitignore").read_text()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", scm["fallback_version"])
+    assert "version =" not in (ROOT / "src" / "falign" / "__init__.py").read_text().split(
+        "except ImportError")[0], "__init__ reads _version.py, it does not set a version"
+    # the installed version is PEP 440 and not before the last release
+    assert Version(falign.__version__).release >= Version(scm["fallback_version"]).release
+
+
+def scm(cwd: Path) -> str:
+    out = subprocess.run([sys.executable, "-m", "setuptools_scm", "-c", "pyproject.toml"],
+                         cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_versions_from_tags_and_the_fallback_without_them(tmp_path):
+    """A release tag gives its version; a commit after it X.Y.Z.postN+g<commit>; a tree without
+    git, and a shallow clone without tags (Colab's, CI's), the last release (fallback_version)."""
+    last = release.last_release()
+    repo = tmp_path / "repo"
+    (repo / "src" / "falign").mkdir(parents=True)
+    shutil.copy2(ROOT / "pyproject.toml", repo / "pyproject.toml")
+    (repo / "src" / "falign" / "__init__.py").write_text("")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "tag.gpgSign=false",
+           "-c", "commit.gpgSign=false"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(git + ["add", "."], cwd=repo, check=True)
+    subprocess.run(git + ["commit", "-qm", "one"], cwd=repo, check=True)
+    assert scm(repo).startswith(f"{last}.post1+g")           # no tag yet: after the fallback
+    subprocess.run(git + ["tag", "v7.8.9"], cwd=repo, check=True)
+    assert scm(repo) == "7.8.9"
+    (repo / "f").write_text("x")
+    subprocess.run(git + ["add", "f"], cwd=repo, check=True)
+    subprocess.run(git + ["commit", "-qm", "two"], cwd=repo, check=True)
+    head = subprocess.run(["git", "rev-parse", "--short=9", "HEAD"], cwd=repo, text=True,
+                          capture_output=True, check=True).stdout.strip()
+    assert scm(repo) == f"7.8.9.post1+g{head}"
+    subprocess.run(["git", "clone", "-q", "--no-tags", "--depth", "1", f"file://{repo}",
+                    str(tmp_path / "shallow")], check=True)
+    assert scm(tmp_path / "shallow").startswith(f"{last}.post")
+    shutil.copytree(repo, tmp_path / "nogit", ignore=shutil.ignore_patterns(".git"))
+    assert scm(tmp_path / "nogit") == last
+
+
+def test_the_files_naming_the_last_release_agree():
+    named = release.named_versions()
+    assert set(named.values()) == {release.last_release()}, named
+    cff = load_cff()
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## {cff['version']} - {cff['date-released']}\n" in changelog
+    assert changelog.index("## Unreleased") < changelog.index(f"## {cff['version']} -")
+    assert release.notes(cff["version"]).strip()
+
+
+def test_release_prepare_moves_the_five_files_together(tmp_path):
+    for name in release.FILES:
+        shutil.copy2(ROOT / name, tmp_path / name)
+    last = release.last_release()
+    major, minor, _ = map(int, last.split("."))
+    new = f"{major}.{minor + 1}.0"
+    for name, text in release.prepare(new, "2031-02-03", root=tmp_path).items():
+        (tmp_path / name).write_text(text)
+    assert set(release.named_versions(tmp_path).values()) == {new}
+    assert load_cff((tmp_path / "CITATION.cff").read_text())["date-released"] == "2031-02-03"
+    log = (tmp_path / "CHANGELOG.md").read_text()
+    assert log.index("## Unreleased") < log.index(f"## {new} - 2031-02-03") < log.index(f"## {last} -")
+    assert cff_errors(load_cff((tmp_path / "CITATION.cff").read_text())) == []
+    for bad, why in ((last, "not after"), ("1.0", "not X.Y.Z"), ("v9.0.0", "not X.Y.Z")):
+        with pytest.raises(ValueError, match=why):
+            release.prepare(bad, root=tmp_path)
+
+
+def test_release_workflow_builds_and_attaches_site_pdfs_wheel_and_results():
+    wf = load_workflow("release.yml")
+    assert wf["on"] == {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}}
+    assert wf["permissions"] == {"contents": "read"}
+    build, publish = wf["jobs"]["build"], wf["jobs"]["publish"]
+    assert build["container"].startswith("python:3.11-")
+    checkout = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+    runs = "\n".join(s.get("run", "") for s in build["steps"])
+    order = [runs.index(c) for c in ("falign.release \"$TAG\" --check", "make book",
+                                      "make student-book", "make pdf", "make release-assets")]
+    assert order == sorted(order)
+    upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert "dist/" in upload["with"]["path"]
+    assert publish["needs"] == "build" and publish["permissions"] == {"contents": "write"}
+    (step,) = [s for s in publish["steps"] if "run" in s]
+    assert "gh release create" in step["run"] and "dist/*" in step["run"]
+    assert "--verify-tag" in step["run"] and "release-notes.md" in step["run"]
+    rule = re.search(r"^release-assets:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert rule, "the Makefile has a release-assets target"
+    body = rule.group(1)
+    for needed in ("-m build", "git archive", "HEAD results", "-C _build html",
+                   "falign-book-$(VERSION).pdf", "falign-book-student-$(VERSION).pdf"):
+        assert needed in body, needed
+
+
+def test_zenodo_metadata_agrees_with_the_citation_file():
+    zenodo = json.loads((ROOT / ".zenodo.json").read_text())
+    cff = load_cff()
+    known = {"title", "version", "upload_type", "description", "creators", "license",
+             "access_right", "keywords", "related_identifiers", "references", "notes",
+             "contributors", "communities", "grants", "subjects", "language",
+             "publication_date"}
+    assert set(zenodo) <= known, sorted(set(zenodo) - known)
+    assert zenodo["title"] == cff["title"] and zenodo["version"] == cff["version"]
+    assert zenodo["upload_type"] == "software" and zenodo["license"] == cff["license"]
+    assert [c["name"] for c in zenodo["creators"]] == [a["name"] for a in cff["authors"]]
+    ids = {r["identifier"] for r in zenodo["related_identifiers"]}
+    assert {"arXiv:2306.01870", REPO_URL, SITE_URL} <= ids
+
+
+def test_footer_names_version_commit_and_date_and_the_ref_follows_a_release_tag(tmp_path):
+    import dataclasses
+
+    from falign import site
+
+    info = site.BuildInfo("1.2.3.post4+gabc", "a" * 40, "a" * 40, "2031-02-03", False)
+    footer = site.footer_html(info, REPO_URL)
+    assert "1.2.3.post4+gabc" in footer and "2031-02-03" in footer
+    assert f'href="{REPO_URL}/commit/{"a" * 40}"' in footer and "shallow" not in footer
+    assert "shallow clone" in site.footer_html(dataclasses.replace(info, shallow=True), REPO_URL)
+    # in a checkout: the ref is the release tag at HEAD, else the commit
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy2(ROOT / "pyproject.toml", repo / "pyproject.toml")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "tag.gpgSign=false",
+           "-c", "commit.gpgSign=false"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(git + ["add", "."], cwd=repo, check=True)
+    subprocess.run(git + ["commit", "-qm", "one"], cwd=repo, check=True)
+    env = {"SOURCE_DATE_EPOCH": "1700000000"}
+    info = site.build_info(repo, env)
+    assert re.fullmatch(r"[0-9a-f]{40}", info.commit) and info.ref == info.commit
+    assert info.date == "2023-11-14" and not info.shallow
+    subprocess.run(git + ["tag", "v2.0.0"], cwd=repo, check=True)
+    subprocess.run(git + ["tag", "not-a-release"], cwd=repo, check=True)
+    info = site.build_info(repo, env)
+    assert info.ref == "v2.0.0" and info.version == "2.0.0"
+    with pytest.raises(RuntimeError, match="FALIGN_BUILD_COMMIT"):
+        site.build_info(tmp_path, {"FALIGN_BUILD_COMMIT": "nope"})
+
+
+# ------------------------------------------------------------------------------------------
+# Credits, terms and the conda route
+
+def test_every_dataset_architecture_and_main_package_is_credited_on_the_data_page():
+    bib = bib_entries((ROOT / "references.bib").read_text())
+    assert set(CREDITS) <= set(bib), sorted(set(CREDITS) - set(bib))
+    page = (ROOT / "data_licences.md").read_text()
+    cited = set(re.findall(r"\{cite:p\}`([^`]+)`", page))
+    cited = {k.strip() for group in cited for k in group.split(",")}
+    assert set(CREDITS) <= cited <= set(bib), sorted(set(CREDITS) - cited)
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    back = next(p for p in toc["parts"] if p["caption"] == "Back matter")
+    assert {"data_licences", "api"} <= {c["file"] for c in back["chapters"]}
+    for heading in ("### MNIST", "### CIFAR-100", "### Tiny-ImageNet"):
+        section = page.split(heading, 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+        for field in ("**Source and version**", "**Terms**", "**How the book obtains it**",
+                      "**Stands for**"):
+            assert field in section, f"{heading}: {field}"
+    assert "non-commercial" in page           # Tiny-ImageNet carries ImageNet's terms
+
+
+def test_the_data_page_checksums_are_the_codes_and_the_data_folders():
+    import hashlib
+
+    from falign import data
+
+    page = (ROOT / "data_licences.md").read_text()
+    for name, md5 in data.MNIST_FILES.items():
+        assert re.search(rf"`{re.escape(name)}` \|[^\n]*`{md5}`", page), name
+    for md5 in (*data.CIFAR100_FILES.values(), data.TINY_IMAGENET_MD5):
+        assert f"`{md5}`" in page
+    assert data.TINY_IMAGENET_URL in page
+    sums = ROOT.parent / "shared" / "data" / "SHA256SUMS"
+    if not sums.exists():
+        pytest.skip(f"{sums} is not here to check the SHA-256 sums against")
+    lines = sums.read_text().splitlines()
+    by_path = {line.split(None, 1)[1].strip(): line.split(None, 1)[0] for line in lines}
+    for name in data.MNIST_FILES:
+        assert re.search(rf"`{re.escape(name)}` \|[^\n]*`{by_path['MNIST/raw/' + name]}`", page)
+    tiny = sorted((l for l in lines if l.split(None, 1)[1].strip().startswith("tiny-imagenet-200/")),
+                  key=lambda l: l.split(None, 1)[1].strip().encode())
+    digest = hashlib.sha256(("\n".join(tiny) + "\n").encode()).hexdigest()
+    assert f"`{digest}`" in page and f"{len(tiny):,} files" in page
+
+
+def test_the_data_readme_names_every_download():
+    readme = (ROOT / "data" / "README.md").read_text()
+    for name in ("MNIST", "CIFAR-100", "Tiny-ImageNet"):
+        assert re.search(rf"downloads?[^.]*{name}|{name}[^.]*download", readme), name
+    assert "data_licences" in readme
+
+
+def requirement_pins(text: str, sep: str = "==") -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip().lstrip("- ").strip()
+        if sep in line and not line.startswith("-"):
+            name, version = line.split(sep, 1)
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_environment_yml_pins_what_requirements_txt_pins():
+    """The conda route (and Binder) gets every package requirements.txt pins, at the same
+    version: conda-forge's names (pytorch, pyyaml) in the conda section, the rest under pip."""
+    conda_names = {"pytorch": "torch", "pyyaml": "pyyaml"}
+    wanted = requirement_pins((ROOT / "requirements.txt").read_text())
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda, pip = {}, {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            pip.update(requirement_pins("\n".join(dep["pip"])))
+        elif "=" in dep:
+            name, version = dep.split("=", 1)
+            conda[conda_names.get(name.lower(), name.lower())] = version
+    both = set(conda) & set(pip)
+    assert not both, f"pinned twice: {sorted(both)}"
+    got = {**conda, **pip}
+    missing = {n: v for n, v in wanted.items() if n not in got}
+    differ = {n: (v, got[n]) for n, v in wanted.items() if n in got and got[n] != v}
+    assert not missing and not differ, f"missing {missing}; differ (pip, conda) {differ}"
+    assert conda.get("python") == "3.11"
+
+
+def test_the_pin_check_sees_a_gap():
+    text = "numpy==2.4.6\n"
+    assert requirement_pins(text) == {"numpy": "2.4.6"}
+    assert requirement_pins("      - jupyter-book==1.0.4.post1") == {"jupyter-book": "1.0.4.post1"}
+    assert requirement_pins("      - -e .") == {}
 
 
 def test_how_to_cite_page_gives_the_citation_file_and_the_original_works():
@@ -393,7 +653,7 @@ def test_how_to_cite_page_gives_the_citation_file_and_the_original_works():
     cff = load_cff()
     assert entry.type == "software"
     assert plain(entry.fields["title"]) == cff["title"]
-    assert entry.fields["version"] == cff["version"] == falign.__version__
+    assert entry.fields["version"] == cff["version"] == release.last_release()
     assert entry.fields["url"] == cff["url"] == SITE_URL
     assert cff["repository-code"] in entry.fields["note"]
     assert entry.fields["license"] == cff["license"]
@@ -420,7 +680,7 @@ def test_wheel_installs_and_trains_outside_the_checkout(tmp_path):
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, src / name)
     shutil.copytree(ROOT / "src" / "falign", src / "src" / "falign",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_version.py"))
     dist = tmp_path / "dist"
     # --no-isolation: the build backend (setuptools, pinned in requirements.txt) is in the
     # project's environment, so the build needs no network
@@ -430,10 +690,12 @@ def test_wheel_installs_and_trains_outside_the_checkout(tmp_path):
                             str(dist), str(src)], capture_output=True, text=True, env=env,
                            timeout=300)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    # the copy has no git metadata: setuptools-scm gives it the last release (fallback_version)
+    version = release.last_release()
     (wheel,) = dist.glob("falign-*.whl")
     (sdist,) = dist.glob("falign-*.tar.gz")
-    assert wheel.name == f"falign-{falign.__version__}-py3-none-any.whl"
-    assert sdist.name == f"falign-{falign.__version__}.tar.gz"
+    assert wheel.name == f"falign-{version}-py3-none-any.whl"
+    assert sdist.name == f"falign-{version}.tar.gz"
     check = subprocess.run([str(BIN / "twine"), "check", "--strict", str(wheel), str(sdist)],
                            capture_output=True, text=True, env=env, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -441,11 +703,12 @@ def test_wheel_installs_and_trains_outside_the_checkout(tmp_path):
     # every module of the package is in the wheel, and its metadata comes from pyproject.toml
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        metadata = zf.read(f"falign-{falign.__version__}.dist-info/METADATA").decode()
+        metadata = zf.read(f"falign-{version}.dist-info/METADATA").decode()
     modules = {p.relative_to(src / "src").as_posix() for p in (src / "src").rglob("*.py")}
     assert modules and modules <= names, sorted(modules - names)
-    assert f"falign-{falign.__version__}.dist-info/licenses/LICENSE" in names
-    assert f"\nVersion: {falign.__version__}\n" in metadata
+    assert f"falign-{version}.dist-info/licenses/LICENSE" in names
+    assert "falign/_version.py" in names
+    assert f"\nVersion: {version}\n" in metadata
     assert "\nLicense-Expression: MIT\n" in metadata
     assert f"\nProject-URL: Homepage, {SITE_URL}\n" in metadata
     assert f"\nProject-URL: Repository, {REPO_URL}\n" in metadata
@@ -489,12 +752,12 @@ def test_wheel_installs_and_trains_outside_the_checkout(tmp_path):
     assert Path(info["file"]).resolve().is_relative_to(site.resolve()), info["file"]
     assert not Path(info["file"]).resolve().is_relative_to(ROOT)
     assert str(ROOT / "src") not in info["path"]
-    assert info["version"] == falign.__version__
+    assert info["version"] == version
     assert Path(info["runs_root"]) == Path(info["notebooks_root"]) == work
     # the run was stored where the command ran, with its provenance
     stored = sorted((work / "results" / "noisy_mnist_smoke").glob("*/run.json"))
     assert stored, run.stdout[-2000:]
     record = json.loads(stored[0].read_text())
-    assert record["provenance"]["libraries"]["falign"] == falign.__version__
+    assert record["provenance"]["libraries"]["falign"] == version
     assert record["provenance"]["code"]["git_commit"] is None      # not from a checkout
     assert "noisy_mnist / smoke:" in run.stdout

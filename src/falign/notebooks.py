@@ -126,7 +126,8 @@ def _strip_volatile(path: Path) -> None:
 SOLUTION_TAG = "solution"     # a cell with this tag is a worked solution: the student build drops it
 # What a book build reads besides the chapters' notebooks.
 BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "references.md", "references.bib",
-              "teaching.md", "cite.md", "bad_inputs.md", "README.md", "_static")
+              "teaching.md", "cite.md", "bad_inputs.md", "README.md", "_static",
+              "api.md", "data_licences.md")
 
 
 def strip_solutions(notebook):
