@@ -177,3 +177,53 @@ def test_readings_families_cover_every_reading_once():
     assert {spec_key(s) for s in sign.run_specs() if s["rule"] != "signfa"} <= book
     with pytest.raises(ValueError, match="unknown reading 'fan in'"):
         noisy_mnist_readings.reading_protocol(PAPER, "fan in")
+
+
+def test_decision_keeps_the_stated_reading_on_a_tie_and_needs_stored_runs():
+    import pandas as pd
+    crit = pd.DataFrame({"observations held": [3, 3, 4]}, index=["fan-in init", "a", "b"])
+    agree = pd.DataFrame({"cells stored": [12, 12, 0], "cells within 2x": [4, 4, 9]},
+                         index=["fan-in init", "a", "b"])
+    choice = noisy_mnist_readings.decide(crit, agree, "fan-in init", ["fan-in init", "a", "b"])
+    assert choice["adopted"] == "fan-in init" and choice["best_score"] == (3, 4)  # b: no runs
+    agree.loc["a", "cells within 2x"] = 5
+    assert noisy_mnist_readings.decide(crit, agree, "fan-in init", ["fan-in init", "a"]
+                                       )["adopted"] == "a"
+    # diagnostic readings are never eligible, nor readings with biases
+    eligible = noisy_mnist_readings.eligible()
+    assert not set(eligible) & set(noisy_mnist.DIAGNOSTIC_READINGS)
+    assert "fan-in init + biases" not in eligible and "fan-in init" in eligible
+
+
+def test_agreement_counts_cells_within_a_factor_of_two():
+    import pandas as pd
+    paper = pd.DataFrame({"rule": ["fa", "fa", "bp"], "width": [15, 200, 15],
+                          "mean": [1.0, 0.1, 20.0], "se": [0.1, 0.01, 2.0]})
+    cells = pd.DataFrame({"reading": ["r"] * 3 + ["s"] * 3, "width": [15, 200, 15] * 2,
+                          "rule": ["fa", "fa", "bp"] * 2,
+                          "deviation": [0.6, 0.01, 39.0, 0.4, 0.3, 41.0],
+                          "stored": [1, 1, 1, 1, 0, 1], "planned": [2] * 6})
+    out = noisy_mnist_readings.agreement(cells, paper)
+    assert out.loc["r"].tolist() == [3, 2]     # 0.6 and 39 within 2x, 0.01 not
+    assert out.loc["s"].tolist() == [2, 0]     # the unstored cell does not count
+
+
+def test_non_monotone_alignment_needs_a_rise_and_a_fall():
+    import pandas as pd
+    assert not noisy_mnist_readings.non_monotone(pd.Series([0.1, 0.2, 0.3, 0.3]))
+    assert not noisy_mnist_readings.non_monotone(pd.Series([0.3, 0.2, 0.1]))
+    assert noisy_mnist_readings.non_monotone(pd.Series([0.1, 0.3, 0.2]))
+    assert not noisy_mnist_readings.non_monotone(pd.Series([0.1, 0.3, 0.29995]))  # below tol
+
+
+def test_conditioning_shows_the_signfa_scale_reading_fragile_at_width_15():
+    table = noisy_mnist_readings.conditioning(
+        ["fan-in init", "sign-FA scale 1/sqrt(3 fan-in)"], widths=(15,), seeds=30)
+    xavier = table.loc[("fan-in init", 15, "signfa")]
+    fan_in = table.loc[("sign-FA scale 1/sqrt(3 fan-in)", 15, "signfa")]
+    # E P_j(0) crosses zero near m = 17 under 1/sqrt(3 fan-in), near 38 under Xavier
+    assert fan_in["median"] < xavier["median"] / 5
+    assert fan_in["share < 1e-3"] > xavier["share < 1e-3"]
+    # the reading changes sign-FA only: GD's networks are the same
+    assert table.loc[("fan-in init", 15, "bp")].equals(
+        table.loc[("sign-FA scale 1/sqrt(3 fan-in)", 15, "bp")])

@@ -31,6 +31,9 @@ DEVIATION_READINGS = {
     "neuron, with biases, final": ("neuron_deviation_1", "final"),
     "layer, weights only, time-averaged": ("potential_ratio_weights_1", "time"),
     "layer, weights only, final": ("potential_ratio_weights_1", "final"),
+    # Per-neuron readings stored by runs trained after issue 28 (NaN for older runs):
+    "neuron median, weights only, final": ("neuron_deviation_weights_median_1", "final"),
+    "neuron |P_j(0)| >= 0.01, weights only, final": ("neuron_deviation_weights_floor_1", "final"),
 }
 
 
@@ -46,7 +49,8 @@ def run_deviations(table: pd.DataFrame, reading: str) -> pd.DataFrame:
     except KeyError:
         raise ValueError(f"unknown deviation reading {reading!r}; "
                          f"choose from {sorted(DEVIATION_READINGS)}") from None
-    values = table[column]
+    # a column older runs did not store reads as NaN (the cell shows '-')
+    values = table[column] if column in table else pd.Series(np.nan, index=table.index)
     dev = (values - 1.0).abs() if column.startswith("potential_ratio") else values
     frame = table.assign(deviation=dev)
     if when == "final":

@@ -443,53 +443,72 @@ def replay(spec: dict, epochs: int, device: str = "cpu", data_root=None) -> pd.D
 @dataclass
 class ReadingsResults:
     table: pd.DataFrame          # measurements of every stored reading, 'reading' column
-    diverged: dict               # {reading: {"protocol": ..., "message": ...}}
+    diverged: dict               # {reading: {"protocol": ..., "message": ...}} (older note)
     expected: int
     stored: int
     chosen: str                  # the reading the paper profile uses
+    planned: pd.DataFrame | None = None     # runs planned per (reading, width, rule)
+    diverged_runs: dict | None = None       # {run key: epoch its loss turned non-finite}
 
     def status(self) -> str:
-        done = f"{self.stored} of {self.expected} runs of the readings ablation are stored"
-        if self.diverged:
-            done += f"; {len(self.diverged)} reading(s) diverged and have no runs"
+        done = (f"{self.stored} of {self.expected} runs of the readings ablation are stored "
+                f"({self.planned.planned.max() if self.planned is not None else 1} repeats "
+                "planned per reading, width and rule)")
+        if self.diverged_runs:
+            done += f"; {len(self.diverged_runs)} stored run(s) diverged"
         return done + f". The book's protocol uses the reading **{self.chosen}**."
 
     def diverged_text(self) -> str:
-        """Markdown list of the readings whose training diverged, with the error message."""
-        if not self.diverged:
-            return "No reading diverged."
-        return "\n".join(f"- **{name}**: {v['message']}" for name, v in self.diverged.items())
+        """Markdown list of the divergences: runs stored up to their divergence, and the
+        readings an earlier sweep stopped whole at its first divergence."""
+        lines = []
+        if self.diverged_runs:
+            final = self.table.drop_duplicates("run_key").set_index("run_key")
+            for key, epoch in sorted(self.diverged_runs.items()):
+                if key in final.index:
+                    row = final.loc[key]
+                    lines.append(f"- **{row.reading}**, {row.rule} at width {row.width}, repeat "
+                                 f"{row.repeat}: loss non-finite at epoch {epoch}")
+        for name, v in self.diverged.items():
+            if not (len(self.table) and (self.table.reading == name).any()):
+                lines.append(f"- **{name}** (earlier sweep, stopped whole): {v['message']}")
+        return "\n".join(lines) if lines else "No run diverged."
 
     @staticmethod
     def definitions() -> pd.DataFrame:
-        """What each reading changes, relative to the unread protocol's fields."""
-        return pd.DataFrame({"fields changed": {name: ", ".join(f"{k}={v}" for k, v in c.items())
-                                                for name, c in READINGS.items()}})
+        """What each reading changes, relative to the unread protocol's fields, and its kind."""
+        return pd.DataFrame({
+            "fields changed": {name: ", ".join(f"{k}={v}" for k, v in c.items())
+                               for name, c in READINGS.items()},
+            "kind": {name: ("issue 28, " if name in ALLOWED_READINGS or name in
+                            DIAGNOSTIC_READINGS else "") + READING_KIND[name]
+                     for name in READINGS}})
 
 
 def readings_results(profile: str = "paper", results: str | Path = "results",
                      device: str = "auto", data_root=None, train_missing: bool = False,
                      progress: bool | None = None) -> ReadingsResults:
-    """The readings ablation of READINGS at `profile` scale."""
-    if profile not in READING_PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(READING_PROFILES)}")
-    base = READING_PROFILES[profile]
-    store = ResultStore(results, "noisy_mnist_readings")
+    """The readings ablation of READINGS at `profile` scale: the noisy_mnist_readings family's
+    runs (every reading at the ablation's scale), with repeats stored of planned."""
+    from . import noisy_mnist_readings as family      # it builds on this module
+
+    if profile not in family.PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(family.PROFILES)}")
+    sweep = family.PROFILES[profile]
+    store = ResultStore(results, family.store_name(profile))
     if train_missing:
         from ..runs import resolve_device
-        run_readings(store, base, device=resolve_device(device), data_root=data_root,
-                     progress=progress)
-    table = reading_table(store, base)
-    # Only divergences recorded for this profile's protocols count.
-    diverged = {name: v for name, v in store.note("diverged").items() if name in READINGS
-                and v["protocol"] == json.loads(json.dumps(
-                    asdict(with_reading(base, **READINGS[name])), default=str))}
-    expected = sum(len(with_reading(base, **c).run_specs()) for n, c in READINGS.items()
-                   if n not in diverged)
+        run_sweep(family, sweep, store, device=resolve_device(device), data_root=data_root,
+                  progress=progress)
+    table = family.reading_rows(store.table(), sweep.base, sweep.repeats)
+    planned = family.planned_runs(sweep.base, sweep.repeats)
+    diverged = {name: v for name, v in store.note("diverged").items() if name in READINGS}
     stored = table.run_key.nunique() if len(table) else 0
     if stored == 0:
         raise FileNotFoundError(
             f"no stored runs of the readings ablation under {store.folder}; run this chapter "
-            "with train_missing=True or `python scripts/run_readings.py`")
-    return ReadingsResults(table, diverged, expected, stored, CHOSEN_READING)
-
+            "with train_missing=True or `python -m falign.runs train "
+            f"noisy_mnist_readings:{profile}`")
+    expected = len(family.run_specs(sweep))
+    return ReadingsResults(table, diverged, expected, stored, CHOSEN_READING, planned,
+                           family.diverged_runs(store))
