@@ -18,7 +18,8 @@ RESNET_CHAPTERS = ["table2_resnet_accuracy", "table2_readings"]
 LECHNER_TABLE_CHAPTERS = ["lechner_tables1_2_binary", "lechner_tables3_4_cifar_classes",
                           "lechner_tables5_6_imagenet_classes"]
 IMAGE_CHAPTERS = LENET_CHAPTERS + RESNET_CHAPTERS + LECHNER_TABLE_CHAPTERS
-PAGES = ["scoreboard", "performance"]     # computed from the store; no training of their own
+PAGES = ["scoreboard", "performance", "errata", "limitations"]  # computed from the store and
+# the rendered chapters; no training of their own
 # Section 5's results checked live on small float64 networks: no dataset, no stored runs.
 THEORY_CHAPTERS = ["theory_convergence", "theory_conservation", "theory_alignment",
                    "theory_separable", "theory_min_norm"]

@@ -1,23 +1,26 @@
-"""The scoreboard page: statuses follow the stored runs (none stored -> every row pending), a
-table cell agrees within two standard errors of the difference, and the tally counts rows."""
+"""The scoreboard page: one row per registry entry, statuses follow the stored runs (an empty
+store leaves every experiment pending or, on a stand-in, not comparable), a table cell agrees
+within two standard errors of the difference, the tally counts rows per work, and the wide table
+keeps status and ours in its first two columns at any screen width."""
 import math
 
 import pandas as pd
 
-from falign import analysis
-from falign.scoreboard import COLUMNS, scoreboard, tally
+from falign import analysis, registry
+from falign.scoreboard import COLUMNS, board_html, scoreboard, tally
 
 
-def test_an_empty_store_leaves_every_row_pending(tmp_path):
+def test_an_empty_store_leaves_every_experiment_pending_or_not_comparable(tmp_path):
     board = scoreboard(tmp_path)
     assert list(board.columns) == COLUMNS
-    assert set(board.status) == {"pending GPU run"}
-    # every item the book regenerates has rows; the Table 1 and 2 cells are all there
-    assert {"Figure 2", "Figure 3", "Figure 4", "Table 3", "Table 1", "Figures 5-7",
-            "Table 2"} <= set(board["item"])
-    assert (board["item"] == "Table 2").sum() == 12 + 3      # 12 cells + 3 orderings
-    counts = tally(board)
-    assert counts["pending GPU run"].sum() == len(board) and counts["reproduced"].sum() == 0
+    assert list(board.key) == registry.keys()
+    stored = board[board.key.str.startswith(("rk.fig", "rk.table", "lillicrap.mnist"))]
+    assert set(stored.status) <= {registry.PENDING, registry.NOT_COMPARABLE}
+    # Table 1 runs on a stand-in: its cells are never "pending" (no run makes them comparable)
+    cells = board[board.key.str.match(r"rk\.table1\.n\d+\.(fa|adafa|signfa|bp)$")]
+    assert len(cells) == 12 and set(cells.status) == {registry.NOT_COMPARABLE}
+    rk = board[board.work == registry.RK]
+    assert (rk["item"] == "Table 2").sum() == 12 + 9 + 4     # cells, 3 orderings x 3 n, trends
 
 
 def test_agreement_is_two_standard_errors_of_the_difference():
@@ -27,8 +30,21 @@ def test_agreement_is_two_standard_errors_of_the_difference():
     assert not analysis.agrees(65.0, math.nan, 67.5, 0.7)
 
 
-def test_tally_counts_statuses_per_item():
-    board = pd.DataFrame({"item": ["A", "A", "B"], "status": ["reproduced", "differs", "differs"]})
+def test_tally_counts_statuses_per_work_with_totals():
+    board = pd.DataFrame({"work": [registry.RK, registry.RK, registry.LECHNER],
+                          "status": [registry.REPRODUCED, registry.DIFFERS, registry.DIFFERS]})
     counts = tally(board)
-    assert counts.loc["A", "reproduced"] == 1 and counts.loc["B", "differs"] == 1
-    assert counts.loc["B", "pending GPU run"] == 0
+    assert counts.loc[registry.RK, registry.REPRODUCED] == 1
+    assert counts.loc["all", registry.DIFFERS] == 2 and counts.loc["all", "total"] == 3
+    assert counts.loc[registry.LECHNER, registry.PENDING] == 0
+
+
+def test_the_wide_table_puts_status_and_ours_first_and_fits_narrow_screens():
+    board = pd.DataFrame([{c: f"<{c}>" for c in COLUMNS}]).assign(status=registry.UNDECIDED)
+    page = board_html(board)
+    assert "table-layout:fixed" in page and "width:100%" in page
+    row = page.split("<tbody>")[1]
+    cells = row.split("<td")[1:]
+    assert registry.UNDECIDED in cells[0] and "&lt;ours&gt;" in cells[1]
+    assert "<details>" in cells[2] and "&lt;printed&gt;" in cells[2]   # one click away
+    assert "&lt;chapter&gt;.html" in cells[2]

@@ -1,222 +1,154 @@
-"""The book's scoreboard: every item of Robertson & Koyejo (2024) that the book regenerates,
-the paper's value beside ours, where ours came from (profile, repeats, device), and a status
-computed from the stored runs:
-
-- reproduced: a printed number agrees (within two standard errors of the difference, see
-  analysis.agrees), or a claim holds in every run or width it is checked on;
-- differs: it does not, and the linked chapter says why we think so;
-- pending GPU run: the cell has no stored run yet (the chapter's banner names the command);
-- not reproducible here: the paper's data cannot be had here (CIFAR-100); ours come from the
-  labelled stand-in and only orderings compare.
-
-Every row is recomputed from the result store, so the page cannot go stale.
-"""
+"""The book's scoreboard: one row per entry of falign.registry (every printed number, claim,
+theorem, lemma and proposition of the three works that the book regenerates or checks), with
+the printed value, ours, runs stored of planned, the device, the chapter, the test that decides
+orderings and trends, and a status computed from the result store and the rendered chapters
+(registry.STATUSES).  The scoreboard iterates over the registry: a chapter adds rows by adding
+entries there.  `verdict_markdown` turns the board into the landing page's summary."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from . import analysis, paper_values
-from .chapters import load_results, run_provenances
+from . import registry
+from .registry import COLUMNS, STATUSES, WORKS
 
-RULE_NAMES = {"fa": "FA", "adafa": "adaFA", "signfa": "sign-FA", "bp": "GD"}
-CHAPTER = {"fig2": "fig2_conservation", "table3": "table3_deviations", "fig3": "fig3_alignment",
-           "fig4": "fig4_generalization", "table1": "table1_lenet_accuracy",
-           "fig5_7": "fig5_7_lenet_alignment", "table2": "table2_resnet_accuracy"}
-COLUMNS = ["item", "what", "paper", "ours", "runs", "source", "status", "chapter"]
+ROOT = registry.ROOT
+VERDICT = ROOT / "verdict.md"          # included by intro.md; tests/test_registry.py checks it
 
 
-def _load(family: str, results):
-    try:
-        return load_results(family, "paper", results)
-    except FileNotFoundError:
-        return None
+def scoreboard(results: str | Path = ROOT / "results", chapters=None) -> pd.DataFrame:
+    """Every registry entry, one row each (COLUMNS)."""
+    ctx = registry.Context(results, chapters)
+    return pd.DataFrame([e.row(ctx) for e in registry.entries()], columns=COLUMNS)
 
 
-def _source(sweep) -> str:
-    """Profile and device kinds of a sweep's runs."""
-    devices = sorted({p["device"].split(":")[0] for p in run_provenances(sweep)})
-    return f"{sweep.profile} ({', '.join(devices)})"
+def tally(board: pd.DataFrame, by: str = "work") -> pd.DataFrame:
+    """How many rows of each `by` (work or item) have each status, with totals."""
+    order = [w for w in WORKS if w in set(board[by])] if by == "work" else None
+    counts = (board.groupby([by, "status"], sort=False).size().unstack(fill_value=0)
+              .reindex(columns=list(STATUSES), fill_value=0))
+    if order:
+        counts = counts.reindex(order)
+    counts.loc["all"] = counts.sum()
+    counts["total"] = counts.sum(axis=1)
+    return counts
 
 
-def _row(item, what, paper, ours, runs, source, status, chapter) -> dict:
-    return dict(zip(COLUMNS, [item, what, paper, ours, runs, source, status,
-                              f"{CHAPTER[chapter]}"]))
+# One colour per status (Paul Tol's muted scheme, distinguishable in colour-blind vision).
+STATUS_COLORS = {registry.REPRODUCED: "#117733", registry.DIFFERS: "#882255",
+                 registry.WRONG: "#AA4499", registry.UNDECIDED: "#88CCEE",
+                 registry.PENDING: "#DDCC77", registry.NOT_COMPARABLE: "#BBBBBB"}
 
 
-def accuracy_rows(item: str, chapter: str, sweep, paper: pd.DataFrame,
-                  stand_in: bool) -> list[dict]:
-    """One row per (n, rule) cell of Table 1 or 2."""
-    acc = analysis.accuracy_table(sweep.table, sweep.cells) if sweep is not None else None
-    source = _source(sweep) if sweep is not None else "-"
+def status_figure(counts: pd.DataFrame):
+    """Counts (rows: works, columns: statuses) as stacked horizontal bars."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(7.0, 0.5 * len(counts) + 1.6))
+    left = np.zeros(len(counts))
+    for status, colour in STATUS_COLORS.items():
+        values = counts[status].to_numpy(dtype=float)
+        ax.barh(counts.index, values, left=left, color=colour, label=status, edgecolor="white")
+        left += values
+    ax.invert_yaxis()
+    ax.set_xlabel("scoreboard rows (printed numbers, claims and theorem checks)")
+    ax.legend(ncol=3, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+STATUS_CLASS = {s: s.replace(" ", "-") for s in STATUSES}
+_STYLE = """<style>
+.sb{width:100%;table-layout:fixed;border-collapse:collapse;font-size:0.85em}
+.sb td,.sb th{border-bottom:1px solid #ddd;padding:3px 4px;vertical-align:top;
+ overflow-wrap:anywhere;word-break:normal;white-space:normal;text-align:left}
+.sb col.st{width:7.5em}.sb col.ou{width:38%}
+.sb .st{font-weight:600}
+.sb .reproduced{color:#0b6e4f}.sb .differs{color:#b3400b}.sb .printed-statement-wrong{color:#8e1b6f}
+.sb .undecided{color:#555}.sb .pending-compute{color:#555}.sb .not-comparable-here{color:#555}
+.sb details summary{cursor:pointer}
+@media (max-width:600px){.sb col.st{width:5.5em}.sb{font-size:0.78em}}
+</style>"""
+
+
+def board_html(board: pd.DataFrame) -> str:
+    """The board as a three-column table (status, ours, the claim) that fits a 400-px screen:
+    the printed value, runs, device, test, reason and chapter link are one click away in
+    each row's details."""
+    esc = lambda s: html.escape(str(s))
     rows = []
-    for p in paper.itertuples():
-        printed = f"{p.mean:.1f} ± {p.se:.1f}"
-        what = f"n = {p.n_classes}, {RULE_NAMES[p.rule]}"
-        cell = None if acc is None else acc[(acc.n_classes == p.n_classes) & (acc.rule == p.rule)]
-        if cell is None or cell.empty or cell["mean"].isna().all():
-            planned = "" if cell is None or cell.empty else f"0/{int(cell.planned.iloc[0])}"
-            rows.append(_row(item, what, printed, "-", planned, "-", "pending GPU run", chapter))
-            continue
-        c = cell.iloc[0]
-        ours = f"{c['mean']:.1f}" + ("" if np.isnan(c.se) else f" ± {c.se:.1f}")
-        if stand_in:
-            status = "not reproducible here"
-        else:
-            status = "reproduced" if analysis.agrees(c["mean"], c.se, p.mean, p.se) else "differs"
-        rows.append(_row(item, what, printed, ours, f"{int(c.stored)}/{int(c.planned)}",
-                         source, status, chapter))
-    return rows
+    for r in board.itertuples():
+        details = "".join(
+            f"<br><b>{label}:</b> {esc(value)}" for label, value in
+            (("printed", r.printed), ("runs stored/planned", r.runs), ("device", r.device),
+             ("test", r.test), ("reason", r.reason)) if value not in ("", "-", None))
+        link = f'<br><a href="{esc(r.chapter)}.html">{esc(r.chapter)}</a>'
+        claim = (f"<details><summary>{esc(r.item)}: {esc(r.what)}</summary>"
+                 f"<small>{details}{link}</small></details>")
+        rows.append(f'<tr><td class="st {STATUS_CLASS[r.status]}">{esc(r.status)}</td>'
+                    f"<td>{esc(r.ours)}</td><td>{claim}</td></tr>")
+    return (_STYLE + '<table class="sb"><colgroup><col class="st"><col class="ou"><col>'
+            "</colgroup><thead><tr><th>status</th><th>ours</th><th>claim (click for printed, "
+            "runs, test, reason, chapter)</th></tr></thead><tbody>" + "".join(rows)
+            + "</tbody></table>")
 
 
-def ordering_row(item: str, chapter: str, sweep, paper: pd.DataFrame, n: int) -> dict:
-    """Whether our four rules fall in the paper's order at n (a claim that survives a stand-in)."""
-    ref = paper[paper.n_classes == n].set_index("rule")["mean"]
-    order = lambda m: " > ".join(RULE_NAMES[r] for r in m.sort_values(ascending=False).index)
-    what = f"order of the rules at n = {n}"
-    acc = analysis.accuracy_table(sweep.table, sweep.cells) if sweep is not None else None
-    ours = None if acc is None else acc[acc.n_classes == n].set_index("rule")["mean"].dropna()
-    if ours is None or len(ours) < len(ref):
-        return _row(item, what, order(ref), "-", "", "-", "pending GPU run", chapter)
-    runs = acc[acc.n_classes == n]
-    status = "reproduced" if order(ours) == order(ref) else "differs"
-    return _row(item, what, order(ref), order(ours),
-                f"{int(runs.stored.sum())}/{int(runs.planned.sum())}", _source(sweep), status,
-                chapter)
+def _names(board, status, full: bool = False) -> str:
+    """The rows of one status: each claim (full) or each item with its row count."""
+    sub = board[board.status == status]
+    if sub.empty:
+        return "none"
+    if full:
+        return "; ".join(f"{r.item} ({r.work.split(' ')[0]}): {r.what}" for r in sub.itertuples())
+    n = sub.groupby(["work", "item"], sort=False).size()
+    return ", ".join(f"{item} ({work.split(' ')[0]}, {k})" for (work, item), k in n.items())
 
 
-def table3_rows(sweep) -> list[dict]:
-    """Table 3 per rule: at how many widths our deviation is within a factor of two of the
-    paper's (the values span four orders of magnitude, so a ratio is the fair yardstick)."""
-    paper = paper_values.table3()
-    if sweep is None:
-        return [_row("Table 3", RULE_NAMES[r], "10 widths", "-", "", "-", "pending GPU run",
-                     "table3") for r in RULE_NAMES]
-    ours = analysis.mean_se(analysis.run_deviations(sweep.table, analysis.TABLE3_READING),
-                            "deviation", ["width", "rule"])
-    both = ours.merge(paper, on=["width", "rule"], suffixes=("", "_paper"))
-    source = _source(sweep)
-    rows = []
-    for rule in RULE_NAMES:
-        b = both[both.rule == rule]
-        ratio = b["mean"] / b["mean_paper"]
-        close = int(((ratio >= 0.5) & (ratio <= 2.0)).sum())
-        status = "reproduced" if close >= 0.8 * len(b) else "differs"
-        rows.append(_row("Table 3", f"{RULE_NAMES[rule]}: deviation from the law by width",
-                         f"{b.mean_paper.iloc[0]:.2g} to {b.mean_paper.iloc[-1]:.2g}",
-                         f"{b['mean'].iloc[0]:.2g} to {b['mean'].iloc[-1]:.2g} "
-                         f"(within 2x at {close} of {len(b)} widths)",
-                         f"{int(b.n.sum())}", source, status, "table3"))
-    return rows
+def verdict_markdown(board: pd.DataFrame) -> str:
+    """The landing page's reproducibility summary, computed from the board."""
+    counts = tally(board)
+    n = len(board)
+    head = "| work | " + " | ".join(STATUSES) + " | total |\n|---|" + "---|" * (len(STATUSES) + 1)
+    lines = [head] + ["| " + str(w) + " | " + " | ".join(str(int(v)) for v in row) + " |"
+                      for w, row in counts.iterrows()]
+    c = counts.loc["all"]
+    return "\n".join([
+        "<!-- generated by `python -m falign.scoreboard verdict`; tests/test_registry.py fails "
+        "when it is stale -->",
+        f"The scoreboard holds **{n}** printed numbers, claims and theorem checks of the three "
+        f"works. **{int(c[registry.REPRODUCED])} reproduce**, **{int(c[registry.DIFFERS])} "
+        f"differ**, **{int(c[registry.WRONG])}** are printed statements the book finds wrong "
+        f"(each on the [errata page](chapters/errata.ipynb)), **{int(c[registry.UNDECIDED])}** "
+        f"are orderings or trends the stored repeats cannot decide, "
+        f"**{int(c[registry.PENDING])}** wait for compute and **{int(c[registry.NOT_COMPARABLE])}"
+        f"** come from stand-in datasets, where only orderings and trends compare.",
+        "",
+        *lines,
+        "",
+        f"- **What holds** (rows per item): {_names(board, registry.REPRODUCED)}.",
+        f"- **What does not:** {_names(board, registry.DIFFERS, full=True)}.",
+        f"- **Printed statements found wrong** (rows per item): "
+        f"{_names(board, registry.WRONG)}.",
+        f"- **Undecided** (more repeats would settle them at the stated test): "
+        f"{_names(board, registry.UNDECIDED, full=True)}.",
+        f"- **Pending compute** (rows per item; each row gives the runs and their cost): "
+        f"{_names(board, registry.PENDING)}.",
+        "",
+    ])
 
 
-def noisy_mnist_claim_rows(sweep) -> list[dict]:
-    """Figures 2-4: the paper's claims, each checked on the stored runs."""
-    if sweep is None:
-        return [_row(item, claim, "claim", "-", "", "-", "pending GPU run", ch)
-                for item, claim, ch in (("Figure 2", "the law holds", "fig2"),
-                                        ("Figure 3", "alignment grows", "fig3"),
-                                        ("Figure 4", "benign overfitting", "fig4"))]
-    source, runs = _source(sweep), f"{sweep.stored}/{sweep.expected}"
-    rows = []
-    final = analysis.final_rows(sweep.table)
-    dev = analysis.mean_se(analysis.run_deviations(sweep.table, analysis.TABLE3_READING),
-                           "deviation", ["width", "rule"]).set_index(["rule", "width"])["mean"]
-    lo, hi = dev.index.get_level_values("width").min(), dev.index.get_level_values("width").max()
-    family = ("fa", "adafa", "signfa")
-    shrink = [r for r in family if dev[r, lo] > dev[r, hi]]
-    not_above = [w for w in sorted(set(dev.index.get_level_values("width")))
-                 if dev["bp", w] <= max(dev[r, w] for r in family)]
-    rows.append(_row("Figure 2", "FA-family deviations shrink with width",
-                     paper_values.FIGURE_CLAIMS["figure2"], f"{len(shrink)} of 3 rules",
-                     runs, source, "reproduced" if len(shrink) == 3 else "differs", "fig2"))
-    rows.append(_row("Figure 2", "GD is not conserved: its deviation is the largest at every width",
-                     "GD far above the FA family",
-                     "yes" if not not_above else
-                     f"no, at width {', '.join(map(str, not_above))} an FA-family rule is above",
-                     runs, source, "differs" if not_above else "reproduced", "fig2"))
-    for (claim, rule), r in analysis.alignment_claims(sweep.table).iterrows():
-        if claim.startswith("alignment ends higher") and rule == "adafa":
-            continue                      # adaFA starts at cosine 1: not a claim of the paper
-        held, _, total = r["holds"].partition(" of ")
-        total = total.split()[0]
-        status = "reproduced" if held == total else "differs"
-        rows.append(_row("Figure 3", f"{claim} ({rule})", "claimed", r["holds"], runs, source,
-                         status, "fig3"))
-    g = final.groupby("width")[["train_acc", "test_loss"]].mean()
-    fitted = g.train_acc.iloc[-1]
-    rows.append(_row("Figure 4", "networks fit the noisy training labels",
-                     "train accuracy near 100% on 20%-noisy labels",
-                     f"{100 * fitted:.1f}% at width {g.index[-1]}", runs, source,
-                     "reproduced" if fitted >= 0.95 else "differs", "fig4"))
-    falls = g.test_loss.iloc[-1] <= g.test_loss.iloc[0]
-    rows.append(_row("Figure 4", "wider networks do not generalise worse",
-                     "test loss does not grow with width",
-                     f"test loss {g.test_loss.iloc[0]:.3f} (width {g.index[0]}) -> "
-                     f"{g.test_loss.iloc[-1]:.3f} (width {g.index[-1]})", runs, source,
-                     "reproduced" if falls else "differs", "fig4"))
-    return rows
+def write_verdict(results: str | Path = ROOT / "results", path: Path = VERDICT) -> str:
+    text = verdict_markdown(scoreboard(results))
+    Path(path).write_text(text)
+    return text
 
 
-def lenet_alignment_rows(sweep) -> list[dict]:
-    """Figures 5-7: FA's alignment grows, most in the output layer; adaFA stays above FA;
-    alignment is lower for larger n."""
-    from .families.lenet_cifar import LAYERS
-
-    if sweep is None:
-        return [_row("Figures 5-7", "layer-wise alignment", "claim", "-", "", "-",
-                     "pending GPU run", "fig5_7")]
-    source, runs = _source(sweep), f"{sweep.stored}/{sweep.expected}"
-    fin = analysis.final_alignment(sweep.table[sweep.table.rule != "bp"], LAYERS)
-    ns = sorted({n for n, _ in fin.index})
-    rows = []
-    for n in ns:
-        fa, ada = fin.loc[(n, "fa")], fin.loc[(n, "adafa")] if (n, "adafa") in fin.index else None
-        top = fa.idxmax()
-        rows.append(_row("Figures 5-7", f"n = {n}: FA aligns most in the output layer",
-                         "output layer F2 aligns most", f"highest: {top} ({fa.max():.2f})",
-                         runs, source, "reproduced" if top == LAYERS[-1] else "differs", "fig5_7"))
-        if ada is not None:
-            above = int((ada > fa).sum())
-            rows.append(_row("Figures 5-7", f"n = {n}: adaFA stays above FA",
-                             "in every layer", f"{above} of {len(LAYERS)} layers", runs, source,
-                             "reproduced" if above == len(LAYERS) else "differs", "fig5_7"))
-    if len(ns) < 3:
-        rows.append(_row("Figures 5-7", "alignment is lower for larger n", "claimed", "-", "",
-                         "-", "pending GPU run", "fig5_7"))
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["verdict"]:
+        print(write_verdict())
     else:
-        mean_fa = [fin.loc[(n, "fa")].mean() for n in ns]
-        falls = all(a > b for a, b in zip(mean_fa, mean_fa[1:]))
-        rows.append(_row("Figures 5-7", "alignment is lower for larger n", "claimed",
-                         ", ".join(f"{m:.2f}" for m in mean_fa), runs, source,
-                         "reproduced" if falls else "differs", "fig5_7"))
-    return rows
-
-
-def scoreboard(results: str | Path = "results") -> pd.DataFrame:
-    """Every item, one row per printed number or claim (COLUMNS)."""
-    noisy = _load("noisy_mnist", results)
-    lenet = _load("lenet_cifar", results)
-    resnet = _load("resnet_tiny_imagenet", results)
-    t1, t2 = paper_values.table1(), paper_values.table2()
-    rows = (noisy_mnist_claim_rows(noisy) + table3_rows(noisy)
-            + accuracy_rows("Table 1", "table1", lenet, t1, stand_in=True)
-            + [ordering_row("Table 1", "table1", lenet, t1, n) for n in (10, 25, 50)]
-            + lenet_alignment_rows(lenet)
-            + accuracy_rows("Table 2", "table2", resnet, t2, stand_in=False)
-            + [ordering_row("Table 2", "table2", resnet, t2, n) for n in (10, 25, 50)])
-    return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def tally(board: pd.DataFrame) -> pd.DataFrame:
-    """How many rows of each item have each status."""
-    return (board.groupby(["item", "status"], sort=False).size().unstack(fill_value=0)
-            .reindex(columns=["reproduced", "differs", "pending GPU run",
-                              "not reproducible here"], fill_value=0))
-
-
-def linked(board: pd.DataFrame) -> pd.DataFrame:
-    """The board with each chapter as a link (for the rendered page)."""
-    return board.assign(chapter=[f'<a href="{c}.html">{c}</a>' for c in board.chapter])
+        sys.exit("usage: python -m falign.scoreboard verdict   (rewrites verdict.md)")

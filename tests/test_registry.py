@@ -1,0 +1,130 @@
+"""The registry is the one place where printed values meet ours: every comparison a chapter
+makes (a printed-versus-ours table row, a glued printed value, a read of a printed table) must
+be registered, every entry must have exactly one scoreboard row, every erratum must point at a
+chapter and at entries the scoreboard marks wrong, the ordering tests must give known p-values,
+and the landing page's verdict must be the one computed from the store now."""
+import re
+from pathlib import Path
+
+import pytest
+
+from falign import registry, scoreboard
+from falign.notebooks import chapter_names
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ROOT / "chapters"
+
+
+def test_t_distribution_and_tests_give_known_p_values():
+    assert registry.t_sf(0.0, 5) == pytest.approx(0.5, abs=1e-15)
+    assert registry.t_sf(2.0, 10) == pytest.approx(0.036694, abs=1e-6)     # tables: t_{10}
+    assert registry.t_sf(-2.0, 10) == pytest.approx(1 - 0.036694, abs=1e-6)
+    assert registry.t_sf(1.0, 1) == pytest.approx(0.25, abs=1e-12)         # Cauchy: 1/4
+    # Welch: a = (4, 5, 6), b = (1, 2, 3): t = 3.674, df = 4, p = 0.010653
+    assert registry.welch_p([4, 5, 6], [1, 2, 3]) == pytest.approx(0.010653, abs=1e-5)
+    assert registry.sign_p(5, 5) == 1 / 32 and registry.sign_p(0, 7) == 1.0
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        registry.sign_p(6, 5)
+
+
+def test_orderings_are_decided_by_the_test_not_by_the_sign():
+    assert registry.ordering([55.0, 55.2], [51.0, 53.0], "a", "b")[0] == registry.UNDECIDED
+    assert registry.ordering([60, 61, 62, 61], [50, 51, 52, 51], "a", "b")[0] == registry.REPRODUCED
+    assert registry.ordering([50, 51, 52, 51], [60, 61, 62, 61], "a", "b")[0] == registry.DIFFERS
+    assert registry.ordering([55.0], [51.0, 52.0], "a", "b")[0] == registry.UNDECIDED
+    assert registry.ordering([], [51.0, 52.0], "a", "b")[0] == registry.PENDING
+    assert registry.combine([registry.REPRODUCED, registry.UNDECIDED]) == registry.UNDECIDED
+    assert registry.combine([registry.REPRODUCED, registry.DIFFERS]) == registry.DIFFERS
+    assert registry.sign_verdict(48, 60)[0] == registry.REPRODUCED
+    assert registry.sign_verdict(30, 60)[0] == registry.UNDECIDED
+
+
+def _claimed_rows():
+    return {(e.chapter, row) for e in registry.entries() for row in e.rows}
+
+
+@pytest.mark.parametrize("name", chapter_names())
+def test_every_printed_versus_ours_row_is_registered(name):
+    rows = registry.comparison_tables(name)
+    missing = [r for r in rows if (name, r) not in _claimed_rows()
+               and (name, r) not in registry.NOT_CLAIMS]
+    assert not missing, (f"{name} compares printed values with ours in table rows the registry "
+                         f"does not know: {missing}; add entries in falign/registry.py")
+
+
+@pytest.mark.parametrize("name", chapter_names())
+def test_every_glued_printed_value_is_registered(name):
+    names = [n for n in registry.glued(name, CHAPTERS) if re.match(r"(paper|printed)", n)]
+    patterns = [p for e in registry.entries() for p in e.glue]
+    missing = [n for n in names if not any(re.fullmatch(p, n) for p in patterns)
+               and (name, n) not in registry.PROTOCOL_GLUE]
+    assert not missing, (f"{name} glues printed values no registry entry accounts for: "
+                         f"{missing}; register them (Entry.glue) in falign/registry.py")
+
+
+@pytest.mark.parametrize("name", chapter_names())
+def test_printed_tables_are_read_only_through_registered_sources(name):
+    text = (CHAPTERS / f"{name}.py").read_text()
+    used = set(re.findall(r"\b(paper_values\.\w+|lechner_mdfa\.printed\w*|"
+                          r"(?:lm|lillicrap_mnist)\.(?:PRINTED|printed_values))\b", text))
+    unknown = used - set(registry.PRINTED_SOURCES)
+    assert not unknown, f"{name} reads printed values through unregistered {sorted(unknown)}"
+    if used and name not in registry.READS_WITHOUT_ROWS:
+        assert any(e.chapter == name for e in registry.entries()), \
+            f"{name} reads printed values but has no registry entry, so no scoreboard row"
+
+
+def test_the_detectors_catch_an_unregistered_comparison(tmp_path):
+    (tmp_path / "x.py").write_text("# | item | printed | ours |\n# |---|---|---|\n"
+                                   "# | Lemma 9 | 1 | 2 |\n\n# | item | the text | ours | why |\n"
+                                   "# |---|---|---|---|\n# | lr | none | 0.1 | stated |\n")
+    rows = registry.comparison_tables("x", tmp_path)
+    assert list(rows) == ["Lemma 9"]                      # readings tables are not comparisons
+    assert ("x", "Lemma 9") not in _claimed_rows()
+
+
+@pytest.fixture(scope="module")
+def board():
+    return scoreboard.scoreboard(ROOT / "results")
+
+
+def test_every_registry_entry_has_exactly_one_scoreboard_row(board):
+    assert list(board.key) == registry.keys() and board.key.is_unique
+    assert set(board.status) <= set(registry.STATUSES)
+    assert set(board.work) == set(registry.WORKS)
+    theory = board[board.chapter.str.contains("theor")]
+    assert {registry.RK, registry.LILLICRAP, registry.LECHNER} == set(theory.work)
+
+
+def test_misleading_statuses_are_fixed(board):
+    b = board.set_index("key")
+    for n in (25, 50):                                    # stand-in cells: never "pending GPU"
+        assert b.loc[f"rk.table1.n{n}.fa", "status"] == registry.NOT_COMPARABLE
+    assert "Welch" in b.loc["rk.table1.n10.signfa_over_adafa", "test"]
+    assert {"rk.fig2.fa_vs_adafa", "rk.fig2.fa_vs_signfa", "rk.fig2.width.fa"} <= set(b.index)
+    assert "layer-summed" in b.loc["rk.fig2.gd", "test"]
+
+
+def test_errata_point_at_chapters_and_at_entries_marked_wrong(board):
+    wrong = set(board[board.status == registry.WRONG].key)
+    keys = set(registry.keys())
+    named = set()
+    for e in registry.ERRATA:
+        assert (CHAPTERS / f"{e.chapter}.py").exists(), e.where
+        assert set(e.keys) <= keys, f"erratum {e.where!r} names unknown entries {e.keys}"
+        assert e.confidence.split(":")[0] in ("high", "medium", "low")
+        named |= set(e.keys)
+    assert wrong <= named, f"rows marked wrong without an erratum: {sorted(wrong - named)}"
+    rows = registry.errata_rows()
+    assert not rows.computation.str.contains("not rendered").any()
+
+
+def test_the_landing_page_verdict_is_computed_from_the_store(board):
+    text = scoreboard.VERDICT.read_text()
+    assert text == scoreboard.verdict_markdown(board), \
+        "verdict.md is stale: python -m falign.scoreboard verdict"
+    intro = (ROOT / "intro.md").read_text()
+    assert intro.index("{include} verdict.md") < intro.index("## The chapters")
+    toc = (ROOT / "_toc.yml").read_text()
+    for page in re.findall(r"file: (\S+)", toc):
+        assert page in intro or f"{page}.md" in intro, f"intro.md's table does not link {page}"
