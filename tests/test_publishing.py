@@ -761,3 +761,27 @@ def test_wheel_installs_and_trains_outside_the_checkout(tmp_path):
     assert record["provenance"]["libraries"]["falign"] == version
     assert record["provenance"]["code"]["git_commit"] is None      # not from a checkout
     assert "noisy_mnist / smoke:" in run.stdout
+
+
+def test_plain_text_docstrings_become_valid_rest_for_the_api_reference():
+    """The library's docstrings use |x|, *, _ and indentation as plain text; falign.site shows
+    them verbatim (summary line escaped, the rest a literal block), so docutils reports nothing
+    where the raw text gives errors."""
+    import docutils.core
+    import docutils.utils
+
+    from falign import site
+
+    raw = ("Peak |W| of run_x over *all* layers::\n\nDetails for |r_j - 1|:\n"
+           "    indented line\n  - a dash\n*unclosed emphasis\n")
+
+    def problems(text):
+        settings = {"report_level": 2, "halt_level": 5, "warning_stream": False}
+        doc = docutils.core.publish_doctree(text, settings_overrides=settings)
+        return [m for m in doc.traverse(docutils.nodes.system_message) if m["level"] >= 2]
+
+    assert problems(raw), "the raw docstring should not be valid reST"
+    converted = "\n".join(site.docstring_as_rest(raw.splitlines()))
+    assert problems(converted) == []
+    assert converted.splitlines()[0] == r"Peak \|W\| of run\_x over \*all\* layers:"
+    assert "    Details for |r_j - 1|:" in converted and "        indented line" in converted

@@ -185,6 +185,34 @@ def linkcode_target(module: str, fullname: str, repository: str, commit: str,
     return f"{repository}/blob/{commit}/{rel}#L{start}-L{start + len(lines) - 1}"
 
 
+# ---------------------------------------------------------------------------- docstrings
+
+def docstring_as_rest(lines: list[str]) -> list[str]:
+    """The library's docstrings are plain text (|x| for a norm, *, _ and indentation used
+    freely), not reStructuredText: show them as written.  The first paragraph becomes one
+    escaped line (the summary the API tables show), the rest a literal block, verbatim."""
+    text = "\n".join(lines).strip("\n")
+    if not text.strip():
+        return lines
+    first, _, rest = text.partition("\n\n")
+    summary = " ".join(part.strip() for part in first.splitlines())
+    summary = re.sub(r"::$", ":", summary)
+    summary = re.sub(r"([\\`*|_\[\]])", r"\\\1", summary)
+    out = [summary, ""]
+    rest = rest.strip("\n")
+    if rest:
+        import textwrap
+        out += ["::", ""] + ["    " + line if line.strip() else "" for line in
+                             textwrap.dedent(rest).splitlines()] + [""]
+    lines[:] = out
+    return lines
+
+
+def _process_docstring(app, what, name, obj, options, lines) -> None:
+    # sphinx-autoapi documents only src/falign and passes short names (not falign.x.y)
+    docstring_as_rest(lines)
+
+
 # ---------------------------------------------------------------------------- Sphinx hooks
 
 def _config_inited(app, config) -> None:
@@ -236,6 +264,9 @@ def _build_finished(app, exception) -> None:
 def setup(app):
     app.setup_extension("sphinx_last_updated_by_git")
     app.setup_extension("sphinx.ext.linkcode")
+    # sphinx-autoapi emits autodoc's docstring event when autodoc has registered it
+    app.setup_extension("sphinx.ext.autodoc")
+    app.connect("autodoc-process-docstring", _process_docstring)
     app.connect("config-inited", _config_inited)
     # after sphinx-book-theme has made the launch buttons (its handler runs at priority 501)
     app.connect("html-page-context", _page_context, priority=600)
