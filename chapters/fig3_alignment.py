@@ -133,6 +133,17 @@ if len(falls):
 #   were not printed.
 
 # %% [markdown]
+# ## Which reading this chapter shows
+#
+# The readings chapter's runs under issue 28's readings, computed from what is stored (a
+# reading without stored runs says so):
+
+# %%
+from falign.families import noisy_mnist_readings
+
+display(Markdown(noisy_mnist_readings.readings_note("fig3", results, profile)))
+
+# %% [markdown]
 # ## Provenance
 
 # %%
