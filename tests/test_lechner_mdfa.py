@@ -4,6 +4,7 @@ reproducible smoke run stored with its spec, and bad fields refused with the fix
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,8 @@ from test_data import make_fake_tiny_imagenet
 
 WNIDS = [f"n{i:08d}" for i in range(6)]
 SMOKE = L.PROFILES["smoke"]
+FIXED = L.PROFILES["20_epochs"]                     # the 20-epoch reading (the stored runs)
+FIXED_PAPER = replace(L.PAPER, **L.FIXED_20)        # ... at the paper's grid size
 
 
 @pytest.fixture
@@ -138,8 +141,8 @@ def test_initialisation_follows_appendix_b3():
 
 
 def test_smoke_run_is_reproducible_and_stored_with_its_spec(fake_root, tmp_path):
-    protocol = replace(SMOKE, tables=(1,), rules=("mdfa", "bp"), train_per_class=2,
-                       test_per_class=1)
+    protocol = replace(L.PROFILES["20_epochs_smoke"], tables=(1,), rules=("mdfa", "bp"),
+                       train_per_class=2, test_per_class=1)
     stores = []
     for name in ("a", "b"):
         store = ResultStore(tmp_path / name, L.store_name("smoke"))
@@ -157,7 +160,7 @@ def test_smoke_run_is_reproducible_and_stored_with_its_spec(fake_root, tmp_path)
 
 
 def test_grid_counts_order_and_printed_values():
-    paper = L.run_specs(L.PAPER)
+    paper = L.run_specs(FIXED_PAPER)
     # Table 1/2: 3 activations x 4 rules x 2 architectures x 5 pairs; 3/4: 5 n; 5/6: 3 n.
     counts = {t: sum(s["table"] == t for s in paper) for t in range(1, 7)}
     assert counts == {1: 120, 2: 120, 3: 100, 4: 100, 5: 60, 6: 60}
@@ -170,10 +173,16 @@ def test_grid_counts_order_and_printed_values():
         samples = [s["sample"] for s in paper if L.heavy(s) == part]
         assert samples.index(1) > max(i for i, k in enumerate(samples) if k == 0)
     assert paper[0]["table"] == 1 and paper[0]["architecture"] == "fc"
-    quick = L.run_specs(L.PROFILES["quick"])
+    quick = L.run_specs(FIXED)
     assert {s["epochs"] for s in quick} == {s["epochs"] for s in paper}    # never fewer epochs
     keys = {falign.store.spec_key(s) for s in paper}
     assert {falign.store.spec_key(s) for s in quick} <= keys              # quick runs count
+    # the selected protocol: quick's first stage is the paper's on fewer cells, same schedule
+    tuned_quick, tuned_paper = L.run_specs(L.PROFILES["quick"]), L.run_specs(L.PAPER)
+    assert {falign.store.spec_key(s) for s in tuned_quick} <= \
+        {falign.store.spec_key(s) for s in tuned_paper}
+    assert {(s["epochs"], s["min_epochs"], s["patience"]) for s in tuned_quick} == \
+        {(s["epochs"], s["min_epochs"], s["patience"]) for s in tuned_paper}
     p = L.printed().set_index(["table", "architecture", "activation", "n_classes", "rule", "set"])
     assert len(p) == 2 * 48 + 2 * 40 + 2 * 24
     assert tuple(p.loc[(1, "fc", "tanh", 2, "mdfa", "train")]) == (100.0, 0.0)
@@ -200,11 +209,11 @@ def test_bad_fields_raise_and_name_the_fix():
 def test_cnn_runs_take_the_cnn_rate_and_fc_specs_stay_as_stored():
     """cnn_lr sets the CNN runs' lr; it is not a spec field, so the FC runs' keys (and the
     runs stored under them) do not change when it does."""
-    specs = L.run_specs(L.PROFILES["quick"])
+    specs = L.run_specs(FIXED)
     assert {s["lr"] for s in specs if s["architecture"] == "cnn"} == {L.PAPER.cnn_lr}
     assert {s["lr"] for s in specs if s["architecture"] == "fc"} == {L.PAPER.lr}
     assert not any("cnn_lr" in s for s in specs)
-    other = L.run_specs(replace(L.PROFILES["quick"], cnn_lr=0.5))
+    other = L.run_specs(replace(FIXED, cnn_lr=0.5))
     fc_keys = lambda ss: {falign.store.spec_key(s) for s in ss if s["architecture"] == "fc"}
     assert fc_keys(specs) == fc_keys(other)
     assert (L.cnn_pilot_shortfall(L.PAPER.cnn_lr) <= 1.4 + 1e-9).all()   # the stated reason
@@ -218,7 +227,7 @@ def test_pending_core_hours_scale_the_stored_cpu_runs_cost():
     runs (GPU runs do not count); the 64-px CNNs are counted apart; no CPU run, no estimate."""
     from types import SimpleNamespace
 
-    protocol = replace(L.PROFILES["quick"], tables=(2,), binary_activations=("tanh",))
+    protocol = replace(FIXED, tables=(2,), binary_activations=("tanh",))
     specs = L.run_specs(protocol)
     fc = [s for s in specs if s["architecture"] == "fc"]
     cnn = [s for s in specs if s["architecture"] == "cnn"]
@@ -251,7 +260,7 @@ def test_dfa_and_mdfa_coincide_exactly_until_the_projection_first_acts():
     """One output, tanh, zero forward weights: DFA with D and mDFA with |D| are one network up to
     hidden-unit signs, so their outputs agree to the bit while W <- max(W, 0) is idle (always,
     on one fixed full batch) and part once it zeroes a weight (mini-batches here)."""
-    spec = {**next(s for s in L.run_specs(L.PAPER) if s["table"] == 1 and s["architecture"] == "fc"
+    spec = {**next(s for s in L.run_specs(FIXED) if s["table"] == 1 and s["architecture"] == "fc"
                    and s["activation"] == "tanh" and s["sample"] == 0), "batch_size": 16}
     gen = torch.Generator().manual_seed(3)
     # float64, so that no weight goes negative by round-off alone.
@@ -267,3 +276,156 @@ def test_dfa_and_mdfa_coincide_exactly_until_the_projection_first_acts():
     assert mini.max_output_gap[first:].max() > 0
     with pytest.raises(ValueError, match="unknown batches 'all'; use 'shuffled' or 'full'"):
         L.projection_trace(spec, x, y, 1, batches="all")
+
+
+# ------------------------------------------------------------ selection on validation (issue 30)
+def test_every_stored_run_keeps_its_key_under_the_added_fields():
+    """The fields added for selection (ADDED) enter no spec at the values the stored runs used,
+    so every run in results/lechner_mdfa is still a run of a named protocol: the 20-epoch
+    reading (its CNN pilot at 0.1 included) or the quick profile's selection, and none is
+    orphaned."""
+    from pathlib import Path
+
+    store = ResultStore(Path(__file__).resolve().parents[1] / "results", L.NAME)
+    records = store.records()
+    if not records:
+        pytest.skip("no stored Lechner runs in this checkout")
+    named = {falign.store.spec_key(s) for p in (FIXED, replace(FIXED, cnn_lr=0.1),
+                                                 L.PROFILES["quick"])
+             for s in (L.run_specs(p, store) if p.selection == "validation" else L.run_specs(p))}
+    orphans = [r["spec"] for r in records if r["key"] not in named]
+    assert not orphans, f"{len(orphans)} stored runs map to no profile, e.g. {orphans[0]}"
+    assert sum(r["spec"]["epochs"] == 20 for r in records) >= 154
+    # the 20-epoch reading's specs carry none of the added fields; the selection's carry all
+    assert not any(set(L.ADDED) & set(s) for s in L.run_specs(FIXED))
+    assert all(set(L.ADDED) <= set(s) for s in L.run_specs(L.PROFILES["quick"]))
+
+
+def test_validation_is_the_last_images_of_each_class_and_never_a_test_image():
+    from falign.data import ImageSubset
+
+    # class k's training image i carries the value 10 k + i, so every image is traceable
+    y = np.repeat(np.arange(3), 6)
+    x = (10 * y + np.tile(np.arange(6), 3)).astype(np.uint8)[:, None, None, None] * \
+        np.ones((1, 2, 2, 3), np.uint8)
+    test = np.full((3, 2, 2, 3), 200, np.uint8)
+    images = ImageSubset(x, y, test, np.arange(3), ["a", "b", "c"], "toy")
+    xt, yt, xv, yv = L.split_validation(images, 2)
+    assert np.bincount(yv).tolist() == [2, 2, 2] and np.bincount(yt).tolist() == [4, 4, 4]
+    assert sorted(xv[:, 0, 0, 0].tolist()) == [4, 5, 14, 15, 24, 25]      # the last two each
+    assert not set(xv[:, 0, 0, 0].tolist()) & set(xt[:, 0, 0, 0].tolist())
+    assert 200 not in xv and 200 not in xt                                  # test images apart
+    same = L.split_validation(images, 0)
+    assert same[0] is x and len(same[2]) == 0
+    with pytest.raises(ValueError, match="lower validation_per_class or raise train_per_class"):
+        L.split_validation(images, 6)
+
+
+def test_stopping_rule_waits_for_min_epochs_and_a_plateau_of_patience_epochs():
+    rising = list(np.linspace(0.5, 0.9, 50))
+    assert not any(L.plateaued(rising[:e + 1], 10, 5) for e in range(50))   # still rising
+    flat = [0.5] + [0.8] * 30
+    stops = [e for e in range(31) if L.plateaued(flat[:e + 1], 10, 5)]
+    assert stops[0] == 10                        # at min_epochs: no rise in epochs 6..10
+    assert [e for e in range(31) if L.plateaued(flat[:e + 1], 3, 5)][0] == 6   # 5 flat epochs
+    bump = [0.5] * 8 + [0.6] + [0.6] * 10
+    assert not L.plateaued(bump[:12], 5, 5) and L.plateaued(bump[:14], 5, 5)
+    assert not L.plateaued(flat, 10, 0)          # patience 0: a fixed schedule
+
+
+def test_a_run_reports_its_best_validation_epoch_and_highest_training_accuracy():
+    m = pd.DataFrame({"epoch": [0, 1, 2, 3, 4], "train_acc": [.5, .7, .9, .95, .99],
+                      "val_acc": [.5, .6, .8, .8, .7], "test_acc": [.5, .55, .75, .9, .6]})
+    picked = L.run_selection(m)
+    assert picked["epoch"] == 2 and picked["test"] == 75.0 and picked["validation"] == 80.0
+    assert picked["train"] == 99.0 and picked["epochs"] == 4
+    fixed = L.run_selection(m.drop(columns="val_acc"))
+    assert fixed["epoch"] == 4 and fixed["test"] == 60.0          # no validation: the last epoch
+    assert L.pick_lr({0.01: 80.0, 0.03: 82.5, 0.1: 82.5}) == 0.03  # ties: the smaller rate
+    assert L.pick_lr({0.01: 90.0, 0.1: 82.5}) == 0.01
+    with pytest.raises(ValueError, match="no tuning run"):
+        L.pick_lr({})
+
+
+def _fake_run(store, spec, val_acc, epochs=3):
+    """Store a run of `spec` whose validation accuracy peaks at `val_acc` (a fraction)."""
+    rows = pd.DataFrame({"epoch": range(epochs + 1), "train_acc": 0.9, "test_acc": 0.5,
+                         "val_acc": [0.5] + [val_acc] * epochs, "min_weight_after_first": 0.0})
+    store.save(spec, rows, {"wall_time_s": 1.0, "device": "cpu: test"})
+
+
+def test_staged_specs_tune_sample_zero_then_train_the_chosen_rate_on_every_sample(tmp_path):
+    protocol = replace(L.PROFILES["quick"], tables=(1,), binary_activations=("tanh",),
+                       rules=("bp", "dfa"), samples=3, init_check=None)
+    store = ResultStore(tmp_path, L.NAME)
+    first = L.run_specs(protocol, store)
+    assert len(first) == 2 * len(protocol.lrs) and {s["sample"] for s in first} == {0}
+    assert L.run_specs(protocol) == first                    # without a store: stage 1 only
+    bp = [s for s in first if s["rule"] == "bp"]
+    for spec, acc in zip(bp, (0.70, 0.82, 0.75)):
+        _fake_run(store, spec, acc)
+    planned = L.run_specs(protocol, store)
+    finals = [s for s in planned if s["rule"] == "bp" and s["sample"] > 0]
+    assert [(s["sample"], s["lr"]) for s in finals] == [(1, 0.03), (2, 0.03)]
+    # bp's finals come right after its tuning runs, before dfa's cell
+    assert [s["rule"] for s in planned] == ["bp"] * 5 + ["dfa"] * 3
+    assert not any(s["rule"] == "dfa" and s["sample"] > 0 for s in planned)   # still tuning
+    # the runs a table reports: the chosen rate's, sample 0 included once its rate is known
+    for s in finals:
+        _fake_run(store, s, 0.8)
+    table = store.table()
+    runs = L.run_summary(table)
+    reported = L.final_runs(runs, protocol)
+    assert sorted(reported["sample"]) == [0, 1, 2] and set(reported.lr) == {0.03}
+    picks = L.chosen(runs, protocol)
+    assert picks.lr.tolist() == [0.03] and picks["validation % at lr 0.01"].tolist() == [70.0]
+    assert L.planned_run_count(protocol) == 2 * (len(protocol.lrs) + 2)
+
+
+def test_selection_sweep_trains_both_stages_in_one_call_and_stops_at_the_plateau(fake_root,
+                                                                                 tmp_path):
+    protocol = replace(SMOKE, tables=(1,), rules=("dfa",), train_per_class=2, test_per_class=1,
+                       validation_per_class=1, epochs=6, min_epochs=1, patience=2)
+    store = ResultStore(tmp_path / "r", L.store_name("smoke"))
+    report = run_sweep(L, protocol, store, data_root=fake_root, progress=False)
+    assert not report.pending and len(report.trained) == len(protocol.lrs) + 1
+    records = store.records()
+    assert {r["spec"]["sample"] for r in records} == {0, 1}
+    assert all(r["provenance"]["data"]["n_validation"] == 2 and
+               r["provenance"]["data"]["n_train"] == 2 for r in records)
+    for record, table in store.runs():
+        epochs = int(table.epoch.max())
+        val = table.sort_values("epoch").val_acc.tolist()
+        stopped = [e for e in range(len(val)) if L.plateaued(val[:e + 1], 1, 2)]
+        # it ran until the rule first fired, or to the cap
+        assert epochs == (stopped[0] if stopped else protocol.epochs)
+    runs = L.run_summary(store.table())
+    sample1 = runs[runs["sample"] == 1]
+    assert sample1.lr.tolist() == [L.chosen(runs, protocol).lr.iloc[0]]
+
+
+def test_sign_test_counts_paired_wins_and_gives_the_exact_p():
+    rows = []
+    for sample, (a, b) in enumerate([(60, 50), (70, 65), (55, 56), (80, 70), (62, 60)]):
+        rows += [{"table": 1, "n_classes": 2, "activation": "relu", "sample": sample,
+                  "rule": "dfa", "test": a},
+                 {"table": 1, "n_classes": 2, "activation": "relu", "sample": sample,
+                  "rule": "mdfa", "test": b}]
+    out = L.sign_test(pd.DataFrame(rows), "dfa", "mdfa", {"activation": "relu"})
+    assert out["pairs"] == 5 and out["wins"] == 4
+    assert out["p"] == pytest.approx(6 / 32)          # P(X >= 4), X ~ Binomial(5, 1/2)
+    assert out["mean_diff"] == pytest.approx((10 + 5 - 1 + 10 + 2) / 5)
+    assert np.isnan(L.sign_test(pd.DataFrame(rows), "dfa", "bp", {})["p"])
+
+
+def test_selection_fields_refuse_bad_values_with_the_fix():
+    with pytest.raises(ValueError, match="lrs must be distinct positive"):
+        L.run_specs(replace(SMOKE, lrs=(0.1, 0.1)))
+    with pytest.raises(ValueError, match="validation_per_class >= 1"):
+        L.run_specs(replace(SMOKE, validation_per_class=0))
+    with pytest.raises(ValueError, match="selection 'fixed' trains exactly"):
+        L.run_specs(replace(SMOKE, selection="fixed"))
+    with pytest.raises(ValueError, match="unknown selection 'test'"):
+        L.run_specs(replace(SMOKE, selection="test"))
+    with pytest.raises(ValueError, match="epochs is the cap"):
+        L.run_specs(replace(SMOKE, min_epochs=10, epochs=4))

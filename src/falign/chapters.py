@@ -11,14 +11,15 @@ import pandas as pd
 from .families import get_family
 from .runs import resolve_device
 from .store import ResultStore, spec_key
-from .sweep import checkpoint_folder, run_sweep
+from .sweep import checkpoint_folder, planned_specs, run_sweep
 
 
-def protocol_rows(table: pd.DataFrame, family, protocol) -> pd.DataFrame:
-    """The rows of a store's table (ResultStore.table()) that belong to `protocol`'s runs."""
+def protocol_rows(table: pd.DataFrame, family, protocol, store=None) -> pd.DataFrame:
+    """The rows of a store's table (ResultStore.table()) that belong to `protocol`'s runs
+    (a staged family's later stages as planned from `store`)."""
     if not len(table):
         return table
-    keys = {spec_key(s) for s in family.run_specs(protocol)}
+    keys = {spec_key(s) for s in planned_specs(family, protocol, store)}
     return table[table.run_key.isin(keys)].reset_index(drop=True)
 
 
@@ -93,7 +94,7 @@ def load_results(family: str, profile: str = "paper", results: str | Path = "res
     if train_missing:
         run_sweep(fam, protocol, store, device=resolve_device(device), data_root=data_root,
                   progress=progress, checkpoints=checkpoint_folder(store))
-    table = protocol_rows(store.table(), fam, protocol)
+    table = protocol_rows(store.table(), fam, protocol, store)
     stored = table.run_key.nunique() if len(table) else 0
     if stored == 0:
         raise FileNotFoundError(
@@ -101,8 +102,9 @@ def load_results(family: str, profile: str = "paper", results: str | Path = "res
             f"`python -m falign.runs train {family} --profile {profile}` (or "
             f"`make reproduce PROFILE={profile}`, or train_missing=True), or point `results` at "
             "a folder that holds them")
-    specs = pd.DataFrame(fam.run_specs(protocol))
-    specs["stored"] = [store.has(s) for s in fam.run_specs(protocol)]
+    planned = planned_specs(fam, protocol, store)
+    specs = pd.DataFrame(planned)
+    specs["stored"] = [store.has(s) for s in planned]
     cells = (specs.groupby(list(fam.CELL), sort=False).stored.agg(["sum", "size"])
              .rename(columns={"sum": "stored", "size": "planned"}).reset_index())
     return SweepResults(family, profile, protocol, store, table,

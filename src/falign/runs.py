@@ -33,7 +33,7 @@ from .families import families, get_family
 from .notebooks import ROOT   # the checkout, or the current directory for an installed falign
 from .store import QUARANTINE, ResultStore, run_problems, spec_key, upgrade_run
 from .sweep import (CHECKPOINTS, Claims, checkpoint_folder, checkpoint_progress, missing,
-                    replay, run_sweep)
+                    planned_specs, replay, run_sweep)
 
 
 def resolve_device(device: str) -> str:
@@ -60,7 +60,7 @@ def pending_table(family, profile: str, results: Path) -> str:
     protocol = _protocol(family, profile)
     store = ResultStore(results, family.store_name(profile))
     todo = missing(family, protocol, store)
-    total = len(family.run_specs(protocol))
+    total = len(planned_specs(family, protocol, store))
     varying = list(family.CELL)
     cells = Counter(tuple(s[k] for k in varying) for s in todo)
     lines = [f"{family.NAME} / {profile}: {total - len(todo)} of {total} runs stored, "

@@ -11,6 +11,9 @@ A family module provides:
     group_key(spec)           runs with equal keys are trained together (one call)
     train_group(specs, ctx)   -> one RunResult per spec, or raises TrainingPaused
     describe(protocol)        (optional) {field: value} shown on the chapter's provenance card
+    STAGED                    (optional) True: run_specs(protocol, store) plans later stages'
+                              runs from the runs stored so far (e.g. a configuration chosen on
+                              validation data), and the sweep re-plans after every run
 """
 from __future__ import annotations
 
@@ -77,9 +80,17 @@ class SweepReport:
                 "another worker")
 
 
+def planned_specs(family, protocol, store: ResultStore | None = None) -> list[dict]:
+    """The protocol's runs as far as they are known: a staged family's later stages depend on
+    the runs already in `store` (None: the first stage only)."""
+    if getattr(family, "STAGED", False):
+        return family.run_specs(protocol, store)
+    return family.run_specs(protocol)
+
+
 def missing(family, protocol, store: ResultStore) -> list[dict]:
     """The protocol's runs not yet in the store, in the family's sweep order."""
-    return [s for s in family.run_specs(protocol) if not store.has(s)]
+    return [s for s in planned_specs(family, protocol, store) if not store.has(s)]
 
 
 def checkpoint_progress(folder: Path | None, spec: dict) -> dict | None:
@@ -229,7 +240,11 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
         groups = kept
     bar = tqdm(total=sum(map(len, groups)), desc=f"{family.NAME} sweep",
                disable=not show_progress(progress))
-    for group in groups:
+    staged = getattr(family, "STAGED", False) and max_runs is None
+    tried: set[str] = set()
+    while groups:
+        group = groups.pop(0)
+        tried.update(spec_key(s) for s in group)
         if deadline is not None and time.monotonic() >= deadline:
             break
         mine = []
@@ -268,6 +283,14 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
             for spec in mine:
                 claims.release(spec_key(spec))
         bar.update(len(group))
+        if staged:
+            # A finished run may complete a stage: plan again, so its next stage (now known)
+            # is trained in the family's order before the cells after it.
+            todo = [s for s in missing(family, protocol, store) if spec_key(s) not in tried]
+            if only is not None:
+                todo = [s for s in todo if spec_key(s) in only]
+            groups = group_runs(resumable_first(todo, checkpoints), family.group_key)
+            bar.total = bar.n + sum(map(len, groups))
     bar.close()
     report.pending = missing(family, protocol, store)
     return report

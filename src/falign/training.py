@@ -229,7 +229,8 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
           measure: Callable[[nn.Module, dict | None], dict] | None = chain_measurements,
           name: str = "model", transform: BatchTransform | None = None,
           checkpoint: os.PathLike | None = None, deadline: float | None = None,
-          checkpoint_every_s: float = 300.0, loss_fn: LossFn = cross_entropy) -> pd.DataFrame:
+          checkpoint_every_s: float = 300.0, loss_fn: LossFn = cross_entropy,
+          stop: Callable[[list[dict]], bool] | None = None) -> pd.DataFrame:
     """Train a (converted) classifier with SGD + momentum on cross-entropy (or on `loss_fn`,
     e.g. a squared error; with float targets the accuracy columns are NaN).
 
@@ -241,6 +242,10 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
     at `deadline` (a time.monotonic() value), where TrainingPaused is raised; a later call with
     the same path resumes from it and returns exactly what an uninterrupted run returns.  The
     caller deletes the checkpoint once the result is stored.
+
+    `stop(rows)`, asked after every measured epoch, ends training early when it returns True
+    (a stopping rule on the measurements so far, e.g. validation accuracy no longer rising);
+    config.epochs is then the cap.
     """
     device = torch.device(config.device)
     model.to(device)
@@ -335,6 +340,8 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
                 running = ((float(loss_sum) / seen, float(hits) / seen)
                            if config.train_metrics == "running" else None)
                 record(epoch + 1, lr, running)
+                if stop is not None and stop(rows):
+                    break
             if plateau is not None:
                 row = rows[-1]
                 value = (1.0 - row["train_acc"] if config.plateau.monitor == "train_error"

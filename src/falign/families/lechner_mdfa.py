@@ -11,10 +11,15 @@ loader stays selectable (cifar_dataset="cifar100") for readers who have the data
 
 What the text fixes: batch 64, no regularisation, normalisation or augmentation, inputs in
 [0, 1], mDFA's uniform lower bound 1e-3 and |normal| weight draws, the B.1 architectures;
-mDFA's feedback is kept >= 0 because Theorem 2 needs B >= 0.  What it
-tuned per rule on a validation set (optimiser, learning rate, epochs, initialisation) we fix
-once for every rule, from its own Appendix B.3; the fields below say which value and why.
-The loss and the CNN's output head are not stated; they are fields too.
+mDFA's feedback is kept >= 0 because Theorem 2 needs B >= 0.  What it tuned per rule on a
+validation set (Sec. 4, B.3: optimiser, learning rate, epochs, initialisation) is selected
+here as the text selects it (selection="validation", the paper and quick profiles): the last
+`validation_per_class` training images of every class are held out; plain SGD and B.3's best
+initialisations are taken from B.3; the learning rate is chosen per cell from `lrs` on one
+sample (the highest validation accuracy), every run trains until validation accuracy stops
+rising (`plateaued`), and each run's reported epoch is its best validation epoch.  The former
+fixed schedule (20 epochs, one rate, last epoch) is kept as a named reading, the
+"20_epochs" profile.  The loss and the CNN's output head are not stated; they are fields too.
 
 The mono-net constraint of mDFA (every weight after the first layer >= 0) is the library's
 `mdfa` rule (falign.layers): |W| at conversion, a projection W <- max(W, 0) after each step.
@@ -32,7 +37,7 @@ from torch import nn
 from ..data import ImageSubset
 from ..layers import after_optimizer_step, convert, feedback_layers
 from ..models import ACTIVATIONS
-from ..store import spec_key
+from ..store import spec_key, without_added_defaults
 from ..sweep import RunContext, RunResult
 from ..training import TrainConfig, train
 from .image_classification import RESOLUTION, ImageTransform, subset_images
@@ -65,15 +70,24 @@ DATASETS = {
     "tiny_imagenet_64": "stand-in: Tiny-ImageNet classes at their native 64x64",
 }
 INITS = ("appendix_b3", "uniform", "normal")
+SELECTIONS = ("validation", "fixed")
 FEEDBACK_INITS = ("normal", "uniform")
 GRID = ("tables", "samples", "binary_activations", "classes_cifar", "classes_imagenet",
         "classes_activation", "rules", "architectures")
+# Protocol fields that choose which runs exist, not how one run trains: never in a spec.
+PLAN_ONLY = ("cifar_dataset", "imagenet_dataset", "cnn_lr", "selection", "lrs", "init_check")
+# Spec fields added after the 154 runs of the 20-epoch reading were stored, with the value those
+# runs used: a field enters a spec (and its key) only where it differs (store.without_added_defaults).
+ADDED = {"validation_per_class": 0, "min_epochs": 0, "patience": 0}
+TUNE_SAMPLE = 0                 # the sample whose runs choose a cell's learning rate
+FA_RULES = ("dfa", "fa", "mdfa")
 CELL = ("table", "architecture", "activation", "n_classes", "rule")
 
 
 @dataclass(frozen=True)
 class LechnerProtocol:
-    """Section 4 and Appendix B, with the tuned settings fixed (see the comments)."""
+    """Section 4 and Appendix B: what the text fixes, and how what it tuned is selected here
+    (see the comments)."""
     tables: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     samples: int = 5                        # "five such binarized sub-datasets"; n-class: same
     binary_activations: tuple[str, ...] = ACTIVATION_NAMES
@@ -85,17 +99,33 @@ class LechnerProtocol:
     cifar_dataset: str = "tiny_imagenet_32"     # cifar100 where the data exists
     imagenet_dataset: str = "tiny_imagenet_64"  # ImageNet itself is not supported here
     batch_size: int = 64                    # stated
-    # Tuned by the text; fixed here.  Optimiser: plain SGD, which B.3 found the most stable
-    # for every FA rule (no momentum, no weight decay: "no regularization").  Learning rate:
-    # FC nets 0.1, the better of {0.01, 0.1} for every rule in a 5-epoch pilot; CNNs 0.03, the
-    # best or within 1.4 points of the best training accuracy for every rule in a 20-epoch
-    # pilot of {0.01, 0.03, 0.1}, where at 0.1 DFA and mDFA stalled (LR_PILOT below).
+    # Optimiser (tuned by the text): plain SGD, which B.3 found the most stable for every FA
+    # rule (no momentum, no weight decay: "no regularization").
+    # selection "validation" (Sec. 4: "tuned ... on a separate validation set"): per cell
+    # (table, architecture, activation, n, rule) the rate of `lrs` whose run on sample 0 reaches
+    # the highest validation accuracy (ties: the smaller rate) trains every sample; each run's
+    # reported test accuracy is at its own best validation epoch.  `lrs` spans the pilots
+    # behind the fixed rates (LR_PILOT: 0.01 and 0.1 for FC, 0.01 to 0.1 for CNNs).
+    # selection "fixed" (the 20-epoch reading): every run at `lr` (FC) or `cnn_lr` (CNN) for
+    # `epochs`, test accuracy after the last epoch.  lr 0.1: the better of {0.01, 0.1} for every
+    # rule in a 5-epoch FC pilot; cnn_lr 0.03: within 1.4 points of each rule's best training
+    # accuracy in a 20-epoch CNN pilot of {0.01, 0.03, 0.1}, where at 0.1 DFA and mDFA stalled.
+    selection: str = "validation"
+    lrs: tuple[float, ...] = (0.01, 0.03, 0.1)
     lr: float = 0.1
     cnn_lr: float = 0.03
     momentum: float = 0.0
-    # Epochs: tuned by the text ("may require over a hundred"); 20 is what the CPUs here allow
-    # for a whole grid, the same for every rule (training accuracies are therefore lower bounds).
-    epochs: int = 20
+    # Epochs (B.3: FA rules "may require over a hundred training epochs to converge fully"):
+    # a run trains at least `min_epochs`, then stops at the first epoch at which its
+    # validation accuracy has not risen above its earlier best for `patience` epochs
+    # (plateaued); `epochs` caps it.  patience 0: exactly `epochs` (the 20-epoch reading).
+    epochs: int = 300
+    min_epochs: int = 100
+    patience: int = 25
+    # Held out for selection: the last `validation_per_class` training images of every class
+    # (file order), the same images for every sample that draws the class; the test images
+    # never choose anything.  0: no validation set (the 20-epoch reading).
+    validation_per_class: int = 50
     # appendix_b3: B.3's finding, "FA, DFA, and mDFA perform best when all forward weights are
     # initialized to zero", except with ReLU (scaled uniform there); BP's hidden units need
     # distinct weights, so BP always starts from the scaled uniform U[+-1/sqrt(fan_in)].
@@ -104,6 +134,9 @@ class LechnerProtocol:
     epsilon: float = 1e-3
     feedback_init: str = "normal"           # B.3: normal feedback beat Nokland's uniform;
                                             # N(0, 1/fan_in), |.| for mDFA
+    # B.3's zero start checked on one cell: Table 1's FC network at this activation, the FA
+    # rules also tuned (same rates, sample 0) from the scaled uniform; None: no check.
+    init_check: str | None = "tanh"
     cnn_head: str = "flatten_linear"        # not stated: last feature map -> one linear layer
     loss: str = "cross_entropy"             # not stated: binary = one logit z (CE of [0, z])
     subset_seed: int = 0                    # sample k draws its classes with subset_seed + k
@@ -112,16 +145,32 @@ class LechnerProtocol:
 
 
 PAPER = LechnerProtocol()
+# The former schedule, kept as a named reading: 20 epochs at one rate per architecture, no
+# validation set, test accuracy after the last epoch.  Its quick grid (two samples, n <= 10)
+# is the 154 runs stored before selection existed, under their original keys.
+FIXED_20 = dict(selection="fixed", epochs=20, min_epochs=0, patience=0, validation_per_class=0,
+                init_check=None)
 PROFILES = {
     "paper": PAPER,
-    # The same schedule (20 epochs, batch 64, the same rates) on a smaller grid: two samples per cell,
-    # n <= 10.  The sweep trains the cheapest cells first (falign.families.lechner_mdfa.cost).
-    "quick": replace(PAPER, samples=2, classes_cifar=(3, 5, 10)),
-    # Seconds: one sample, FC only, 3 classes, 20 + 10 images per class, 2 epochs.
-    "smoke": replace(PAPER, samples=1, classes_cifar=(3,), classes_imagenet=(3,),
-                     binary_activations=("tanh",), architectures=("fc",), epochs=2,
-                     train_per_class=20, test_per_class=10),
+    # The same protocol (selection on validation, the same stopping rule) on a smaller grid:
+    # two samples per cell, the FC networks only (the CNNs' tuned runs are GPU work: at 100
+    # epochs Table 2's CNN column alone is over 200 core-hours; they keep the 20-epoch
+    # reading).  Every table's FC column reaches two samples before Table 3's n = 25 and 50.
+    "quick": replace(PAPER, samples=2, architectures=("fc",)),
+    # Seconds: FC only, 3 classes, 20 + 10 images per class (4 of the 20 held out), two rates,
+    # at least 2 epochs, patience 1, at most 4.
+    "smoke": replace(PAPER, samples=2, classes_cifar=(3,), classes_imagenet=(3,),
+                     binary_activations=("tanh",), architectures=("fc",), lrs=(0.01, 0.1),
+                     epochs=4, min_epochs=2, patience=1, validation_per_class=4,
+                     train_per_class=20, test_per_class=10, init_check=None),
+    # The 20-epoch reading (see FIXED_20), at the quick grid's size, and its smoke version.
+    "20_epochs": replace(PAPER, samples=2, classes_cifar=(3, 5, 10), **FIXED_20),
+    "20_epochs_smoke": replace(PAPER, samples=1, classes_cifar=(3,), classes_imagenet=(3,),
+                               binary_activations=("tanh",), architectures=("fc",),
+                               train_per_class=20, test_per_class=10,
+                               **{**FIXED_20, "epochs": 2}),
 }
+READING_OF = {"paper": "20_epochs", "quick": "20_epochs", "smoke": "20_epochs_smoke"}
 
 
 def store_name(profile: str) -> str:
@@ -149,6 +198,9 @@ def validate(protocol: LechnerProtocol) -> None:
     check((protocol.init,), INITS, "init")
     check((protocol.feedback_init,), FEEDBACK_INITS, "feedback_init")
     check((protocol.cnn_head,), ("flatten_linear",), "cnn_head")
+    check((protocol.selection,), SELECTIONS, "selection")
+    if protocol.init_check is not None:
+        check((protocol.init_check,), ACTIVATION_NAMES, "init_check activation")
     check((protocol.loss,), ("cross_entropy",), "loss")
     for n in (*protocol.classes_cifar, *protocol.classes_imagenet):
         if n < 2:
@@ -163,6 +215,21 @@ def validate(protocol: LechnerProtocol) -> None:
         raise ValueError("samples, epochs and batch_size must be >= 1")
     if not 0 <= protocol.epsilon < 1:
         raise ValueError(f"epsilon must be in [0, 1), got {protocol.epsilon}")
+    if protocol.selection == "validation":
+        if not protocol.lrs or min(protocol.lrs) <= 0 or len(set(protocol.lrs)) != len(protocol.lrs):
+            raise ValueError(f"lrs must be distinct positive rates to choose from, got "
+                             f"{protocol.lrs}; e.g. lrs=(0.01, 0.03, 0.1)")
+        if protocol.validation_per_class < 1 or protocol.patience < 1:
+            raise ValueError("selection 'validation' needs a validation set and a stopping "
+                             f"rule: validation_per_class >= 1 (got {protocol.validation_per_class})"
+                             f" and patience >= 1 (got {protocol.patience}); or use "
+                             "selection='fixed' with both 0")
+        if not 0 <= protocol.min_epochs <= protocol.epochs:
+            raise ValueError(f"min_epochs ({protocol.min_epochs}) must lie in 0..epochs "
+                             f"({protocol.epochs}): epochs is the cap")
+    elif protocol.patience or protocol.validation_per_class:
+        raise ValueError("selection 'fixed' trains exactly `epochs` and selects nothing: set "
+                         "patience=0 and validation_per_class=0, or use selection='validation'")
 
 
 def _in_features(benchmark: str, architecture: str, resolution: int) -> int:
@@ -201,42 +268,138 @@ def cost(spec: dict) -> float:
 ORDER_WEIGHT = {"tanh": 1.0, "hardtanh": 1.0, "relu": 2.0}
 
 
-def run_specs(protocol: LechnerProtocol) -> list[dict]:
-    """One spec per run.  Order: sample 0 of every cell, cheapest cell first (cost x
-    ORDER_WEIGHT: FC binary pairs first), then sample 1 the same way, then the rest; every
-    rule of a column before the next column; the heavy() cells after all others, in the same
-    order among themselves.  Sample k draws its
-    classes with subset_seed + k, forward weights with seed k, feedback with 1000 + k and
-    batches with k."""
-    validate(protocol)
-    base = {k: v for k, v in asdict(protocol).items()
-            if k not in GRID and k not in ("cifar_dataset", "imagenet_dataset", "cnn_lr")}
-    base["experiment"] = NAME
-    specs = []
+def _cells(protocol: LechnerProtocol) -> list[dict]:
+    """The grid's cells (every field but the sample and the rate), in the tables' order."""
+    cells = []
     for table in protocol.tables:
         benchmark, task, archs = TABLES[table]
         dataset = protocol.cifar_dataset if benchmark == "cifar100" else protocol.imagenet_dataset
         if task == "binary":
-            cells = [(2, act) for act in protocol.binary_activations]
+            columns = [(2, act) for act in protocol.binary_activations]
         else:
             ns = protocol.classes_cifar if benchmark == "cifar100" else protocol.classes_imagenet
-            cells = [(n, protocol.classes_activation) for n in ns]
+            columns = [(n, protocol.classes_activation) for n in ns]
         for arch in [a for a in archs if a in protocol.architectures]:
-            for n, act in cells:
-                for k in range(protocol.samples):
-                    for rule in protocol.rules:
-                        specs.append({**base, "table": table, "benchmark": benchmark,
-                                      "task": task, "dataset": dataset,
-                                      "resolution": RESOLUTION[dataset], "architecture": arch,
-                                      "lr": protocol.cnn_lr if arch == "cnn" else protocol.lr,
-                                      "activation": act, "n_classes": n, "rule": rule,
-                                      "sample": k, "repeat": k,
-                                      "subset_seed": protocol.subset_seed + k, "init_seed": k,
-                                      "feedback_seed": 1000 + k, "data_seed": k})
-    order = {spec_key(s): i for i, s in enumerate(specs)}
-    return sorted(specs, key=lambda s: (heavy(s), min(s["sample"], 2),
-                                        cost(s) * ORDER_WEIGHT[s["activation"]], s["sample"],
-                                        order[spec_key(s)]))
+            for n, act in columns:
+                for rule in protocol.rules:
+                    cells.append({"table": table, "benchmark": benchmark, "task": task,
+                                  "dataset": dataset, "resolution": RESOLUTION[dataset],
+                                  "architecture": arch, "activation": act, "n_classes": n,
+                                  "rule": rule})
+    return cells
+
+
+def _spec(base: dict, cell: dict, k: int, lr: float, **change) -> dict:
+    """One run: cell, sample k (classes drawn with subset_seed + k, forward weights with seed
+    k, feedback with 1000 + k, batches with k) and rate; the fields in ADDED only where they
+    differ from the stored runs' value."""
+    spec = {**base, **cell, "lr": lr, "sample": k, "repeat": k,
+            "subset_seed": base["subset_seed"] + k, "init_seed": k, "feedback_seed": 1000 + k,
+            "data_seed": k, **change}
+    return without_added_defaults(spec, ADDED)
+
+
+def run_specs(protocol: LechnerProtocol, store=None) -> list[dict]:
+    """One spec per run, in sweep order.
+
+    selection "fixed" (the 20-epoch reading): every cell's samples at the fixed rate; sample 0
+    of every cell first, cheapest cell first (cost x ORDER_WEIGHT: FC binary pairs first), then
+    sample 1 the same way, then the rest; the heavy() cells after all others.
+
+    selection "validation", in stages: (1) tuning, sample 0 of a cell at every rate of `lrs`;
+    (2) once all of them are in `store`, the other samples at the chosen rate (choose_lr over
+    the stored runs; sample 0's run at that rate is already stored).  Without a store only
+    stage 1 is known.  init_check adds, on Table 1's FC cell at that activation, the FA rules'
+    stage 1 from the scaled uniform.  Order: cell by cell, cheapest first, each cell's stages
+    together; n > 10 (Table 3's 25 and 50) after every other light cell, heavy() last."""
+    validate(protocol)
+    base = {k: v for k, v in asdict(protocol).items() if k not in GRID and k not in PLAN_ONLY}
+    base["experiment"] = NAME
+    cells = _cells(protocol)
+    if protocol.selection == "fixed":
+        specs = [_spec(base, cell, k, protocol.cnn_lr if cell["architecture"] == "cnn"
+                       else protocol.lr)
+                 for cell in cells for k in range(protocol.samples)]
+        order = {spec_key(s): i for i, s in enumerate(specs)}
+        return sorted(specs, key=lambda s: (heavy(s), min(s["sample"], 2),
+                                            cost(s) * ORDER_WEIGHT[s["activation"]], s["sample"],
+                                            order[spec_key(s)]))
+    keyed = []
+    for c, cell in enumerate(cells):
+        weight = cost({**base, **cell}) * ORDER_WEIGHT[cell["activation"]]
+        rank = (heavy(cell), cell["n_classes"] > 10, weight, c)
+        tuning = [_spec(base, cell, TUNE_SAMPLE, lr) for lr in protocol.lrs]
+        keyed += [((*rank, 0, i), s) for i, s in enumerate(tuning)]
+        chosen = None if store is None else choose_lr(store, tuning)
+        if chosen is not None:
+            keyed += [((*rank, 1, k), _spec(base, cell, k, chosen))
+                      for k in range(protocol.samples) if k != TUNE_SAMPLE]
+        if (protocol.init_check is not None and cell["table"] == 1
+                and cell["architecture"] == "fc" and cell["activation"] == protocol.init_check
+                and cell["rule"] in FA_RULES and protocol.init != "uniform"):
+            check = [_spec(base, cell, TUNE_SAMPLE, lr, init="uniform") for lr in protocol.lrs]
+            keyed += [((*rank, 2, i), s) for i, s in enumerate(check)]
+    return [s for _, s in sorted(keyed, key=lambda pair: pair[0])]
+
+
+STAGED = True       # the sweep re-plans run_specs(protocol, store) after every run
+
+
+# --------------------------------------------------------------------- selection on validation
+def plateaued(val_acc, min_epochs: int, patience: int) -> bool:
+    """The stopping rule, on the validation accuracies of epochs 0..e so far: stop at e once e
+    >= min_epochs and none of the last `patience` epochs rose above the best before them."""
+    e = len(val_acc) - 1
+    if patience < 1 or e < max(min_epochs, patience):
+        return False
+    return max(val_acc[e - patience + 1:]) <= max(val_acc[:e - patience + 1])
+
+
+def run_selection(measurements: pd.DataFrame) -> dict:
+    """What one run reports (Sec. 4): its highest training accuracy over the trained epochs
+    (1 on), and, where it has a validation set, its best validation epoch (the first epoch
+    with the highest validation accuracy) with the validation and test accuracy there; without
+    one, the last epoch.  Accuracies in %."""
+    trained = measurements[measurements.epoch >= 1]
+    out = {"train": 100.0 * float(trained.train_acc.max()), "epochs": int(trained.epoch.max())}
+    if "val_acc" in trained and trained.val_acc.notna().all():
+        row = trained.loc[trained.val_acc.idxmax()]
+    else:
+        row = trained.iloc[-1]
+    val = row.get("val_acc", np.nan)
+    out.update(epoch=int(row.epoch), validation=100.0 * float(val) if val == val else np.nan,
+               test=100.0 * float(row.test_acc))
+    return out
+
+
+_SELECTED: dict[tuple[str, str], dict] = {}      # (store folder, key) -> run_selection
+
+
+def _stored_selection(store, spec: dict) -> dict | None:
+    """run_selection of a stored run (None: not stored); a stored run never changes, so each is
+    read once per process."""
+    key = (str(store.folder), spec_key(spec))
+    if key not in _SELECTED:
+        if not store.has(spec):
+            return None
+        _SELECTED[key] = run_selection(store.load(spec)[1])
+    return _SELECTED[key]
+
+
+def pick_lr(best_validation: dict[float, float]) -> float:
+    """The rate with the highest validation accuracy; ties go to the smaller rate."""
+    if not best_validation:
+        raise ValueError("no tuning run to choose a rate from")
+    return min(best_validation, key=lambda lr: (-best_validation[lr], lr))
+
+
+def choose_lr(store, tuning: list[dict]) -> float | None:
+    """A cell's rate from its stored tuning runs (pick_lr of each run's best validation
+    accuracy); None until every one of them is stored."""
+    picked = {s["lr"]: _stored_selection(store, s) for s in tuning}
+    if any(v is None for v in picked.values()):
+        return None
+    return pick_lr({lr: v["validation"] for lr, v in picked.items()})
 
 
 def heavy(spec: dict) -> bool:
@@ -259,9 +422,17 @@ def describe(protocol: LechnerProtocol) -> dict:
                        else protocol.imagenet_dataset for t in protocol.tables})
     return {"tables": tables,
             "dataset": "; ".join(DATASETS[d] for d in datasets),
-            "schedule": f"plain SGD, lr {protocol.lr:g} (FC) / {protocol.cnn_lr:g} (CNN), "
-                        f"batch {protocol.batch_size}, "
-                        f"{protocol.epochs} epochs, inputs in [0, 1], no augmentation",
+            "schedule": (f"plain SGD, lr {protocol.lr:g} (FC) / {protocol.cnn_lr:g} (CNN), "
+                         f"batch {protocol.batch_size}, {protocol.epochs} epochs, test accuracy "
+                         "after the last epoch, inputs in [0, 1], no augmentation"
+                         if protocol.selection == "fixed" else
+                         f"plain SGD, lr chosen per cell from {', '.join(f'{v:g}' for v in protocol.lrs)}"
+                         f" on sample {TUNE_SAMPLE}'s validation accuracy, batch "
+                         f"{protocol.batch_size}, at least {protocol.min_epochs} epochs, then until "
+                         f"validation accuracy has not risen for {protocol.patience} (at most "
+                         f"{protocol.epochs}), test accuracy at the best validation epoch, "
+                         f"{protocol.validation_per_class} training images per class held out, "
+                         "inputs in [0, 1], no augmentation"),
             "readings": f"init {protocol.init} (mDFA lower bound {protocol.epsilon:g}), "
                         f"feedback {protocol.feedback_init}, CNN head {protocol.cnn_head}, "
                         f"loss {protocol.loss}, {protocol.samples} class draws per cell"}
@@ -273,6 +444,29 @@ def run_images(spec: dict, data_root=None) -> ImageSubset:
     return subset_images(spec["dataset"], data_root, spec["n_classes"], spec["subset_seed"],
                          (spec["train_per_class"], spec["test_per_class"]), tuple(DATASETS),
                          "classes_cifar / classes_imagenet")
+
+
+def spec_field(spec: dict, name: str):
+    """A field of ADDED, which a spec holds only where it differs from the stored runs' value."""
+    return spec.get(name, ADDED[name])
+
+
+def split_validation(images: ImageSubset, per_class: int):
+    """The held-out part of a subset's training images: the last `per_class` of every class (in
+    the stored file order) become the validation set.  Returns (train images, train labels,
+    validation images, validation labels); per_class 0 holds nothing out."""
+    x, y = images.train_images, images.train_labels
+    if per_class == 0:
+        return x, y, x[:0], y[:0]
+    held = np.zeros(len(y), dtype=bool)
+    for label in np.unique(y):
+        where = np.flatnonzero(y == label)
+        if len(where) <= per_class:
+            raise ValueError(f"class {images.classes[label]} has {len(where)} training images, "
+                             f"too few to hold out validation_per_class={per_class} and train "
+                             "on the rest; lower validation_per_class or raise train_per_class")
+        held[where[-per_class:]] = True
+    return x[~held], y[~held], x[held], y[held]
 
 
 # ----------------------------------------------------------------------------------- models
@@ -449,25 +643,59 @@ def train_config(spec: dict, device: str, progress: bool | None) -> TrainConfig:
                        data_seed=spec["data_seed"], device=device, progress=progress)
 
 
+def validation_measure(x: torch.Tensor, y: torch.Tensor, transform: ImageTransform,
+                       batch_size: int):
+    """measure() plus the loss and accuracy on the held-out images (val_loss, val_acc), which
+    the stopping rule and the selection read; the trainer calls it in eval mode, without
+    gradients."""
+    gen = torch.Generator()          # unused: the unit transform draws nothing
+
+    def measure_with_validation(model: nn.Module, reference=None) -> dict[str, float]:
+        row = measure(model, reference)
+        logits = torch.cat([model(transform(x[i:i + batch_size], False, gen))
+                            for i in range(0, len(y), batch_size)])
+        row["val_loss"] = float(nn.functional.cross_entropy(logits, y.to(logits.device)))
+        row["val_acc"] = float((logits.argmax(1).cpu() == y).double().mean())
+        return row
+
+    return measure_with_validation
+
+
 def train_one(spec: dict, ctx: RunContext) -> RunResult:
-    """Train one run (resuming its checkpoint if there is one)."""
+    """Train one run (resuming its checkpoint if there is one): on the training images less
+    the held-out ones, measuring the validation set every epoch and stopping by `plateaued`
+    where the spec has a validation set and a patience."""
     images = run_images(spec, ctx.data_root)
+    held = spec_field(spec, "validation_per_class")
+    x, y, xv, yv = split_validation(images, held)
     device = torch.device(ctx.device)
 
     def to_device(a: np.ndarray) -> torch.Tensor:       # uint8 NHWC -> NCHW on the device
         return torch.from_numpy(a).permute(0, 3, 1, 2).contiguous().to(device)
 
-    train_data = (to_device(images.train_images), torch.from_numpy(images.train_labels))
-    test_data = (to_device(images.test_images), torch.from_numpy(images.test_labels))
-    table = train(build_model(spec), train_data, test_data,
-                  train_config(spec, ctx.device, ctx.progress), measure=measure,
-                  transform=unit_transform(device), checkpoint=ctx.checkpoint(spec), deadline=ctx.deadline,
+    transform = unit_transform(device)
+    stop, measure_fn = None, measure
+    if held:
+        measure_fn = validation_measure(to_device(xv), torch.from_numpy(yv), transform,
+                                        spec["batch_size"])
+        min_epochs, patience = spec_field(spec, "min_epochs"), spec_field(spec, "patience")
+        if patience:
+            def stop(rows):
+                return plateaued([r["val_acc"] for r in rows], min_epochs, patience)
+    table = train(build_model(spec), (to_device(x), torch.from_numpy(y)),
+                  (to_device(images.test_images), torch.from_numpy(images.test_labels)),
+                  train_config(spec, ctx.device, ctx.progress), measure=measure_fn,
+                  transform=transform, checkpoint=ctx.checkpoint(spec), deadline=ctx.deadline,
+                  stop=stop,
                   name=f"T{spec['table']} {spec['architecture']} {spec['activation']} "
-                       f"{spec['rule']} n={spec['n_classes']} sample {spec['sample']}")
+                       f"{spec['rule']} n={spec['n_classes']} sample {spec['sample']} "
+                       f"lr {spec['lr']:g}")
     record = {"data": {"dataset": images.dataset, "classes": [str(c) for c in images.classes],
-                       "n_train": int(len(images.train_labels)),
-                       "n_test": int(len(images.test_labels))},
+                       "n_train": int(len(y)), "n_test": int(len(images.test_labels))},
               "resumed": int(table.attrs.get("resumed", 0))}
+    if held:
+        record["data"].update(n_validation=int(len(yv)), validation=(
+            f"the last {held} training images of each class (file order)"))
     return RunResult(table, record, table.attrs.get("wall_time_s"))
 
 
@@ -593,8 +821,10 @@ def pending_core_hours(sweep) -> pd.DataFrame:
     smallest FC runs (a fixed overhead).
     One row per kind of run (heavy() or not): runs pending, core-hours, longest run in hours."""
     records = sweep.store.records()
+    # Fixed-schedule runs only: a run with a stopping rule trains fewer epochs than cost() counts.
     ratios = [r["provenance"]["wall_time_s"] / cost(r["spec"]) for r in records
-              if str(r["provenance"].get("device", "")).startswith("cpu")]
+              if str(r["provenance"].get("device", "")).startswith("cpu")
+              and not spec_field(r["spec"], "patience")]
     if not ratios:
         raise ValueError("no CPU run is stored yet, so there is nothing to scale the cost "
                          "estimate from; train a few runs first (python -m falign.runs train "
@@ -610,27 +840,93 @@ def pending_core_hours(sweep) -> pd.DataFrame:
 
 
 def run_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per stored run: its cell, the highest training accuracy over the epochs (the
-    text's "highest achieved accuracy on the training set") and the test accuracy after the last
-    epoch (we select nothing on the test set), in %; and the smallest weight after the first
-    layer at the end."""
-    cols = list(CELL) + ["sample"]
-    last = table[table.epoch == table.groupby("run_key").epoch.transform("max")]
-    best = table.groupby("run_key").train_acc.max().rename("train")
-    out = last.set_index("run_key")[cols + ["test_acc", "min_weight_after_first"]].join(best)
-    out["train"] *= 100.0
-    out["test"] = 100.0 * out.pop("test_acc")
-    return out.reset_index()
+    """One row per stored run: its cell, sample, rate and initialisation, what it reports
+    (run_selection: highest training accuracy; validation and test accuracy at the best
+    validation epoch, or test after the last epoch without a validation set; in %), the
+    epochs it trained and whether it reached the cap, and the smallest weight after the first
+    layer at its reported epoch."""
+    rows = []
+    for key, run in table.groupby("run_key", sort=True):
+        run = run.sort_values("epoch")
+        first = run.iloc[0]
+        picked = run_selection(run)
+        at = run[run.epoch == picked["epoch"]].iloc[0]
+        rows.append({"run_key": key, **{c: first[c] for c in (*CELL, "sample", "lr")},
+                     "init": first["init"], **picked,
+                     "capped": picked["epochs"] >= int(first["epochs"]) and
+                     "val_acc" in run and run.val_acc.notna().all(),
+                     "min_weight_after_first": float(at["min_weight_after_first"])})
+    return pd.DataFrame(rows, columns=["run_key", *CELL, "sample", "lr", "init", "train",
+                                       "epochs", "epoch", "validation", "test", "capped",
+                                       "min_weight_after_first"])
 
 
-def cell_summary(table: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """Per cell and set (train | test): mean and sample standard deviation over the stored
-    samples (the text's statistic), with samples stored of planned; pending cells keep NaN."""
+def chosen(runs: pd.DataFrame, protocol) -> pd.DataFrame:
+    """Per cell of a validation-selected protocol: the rate chosen from its sample-0 runs
+    (pick_lr, B.3's initialisation), once all of them are stored, with each rate's best
+    validation accuracy (%), and the chosen run's epochs trained and best epoch."""
+    rows = []
+    tuning = runs[(runs["sample"] == TUNE_SAMPLE) & (runs["init"] == protocol.init)]
+    for cell, part in tuning.groupby(list(CELL), sort=False):
+        by_lr = part.set_index("lr")
+        if not set(protocol.lrs) <= set(by_lr.index):
+            continue
+        lr = pick_lr({v: by_lr.loc[v, "validation"] for v in protocol.lrs})
+        row = dict(zip(CELL, cell))
+        row.update({f"validation % at lr {v:g}": by_lr.loc[v, "validation"] for v in protocol.lrs})
+        row.update(lr=lr, epochs=int(by_lr.loc[lr, "epochs"]), best_epoch=int(by_lr.loc[lr, "epoch"]),
+                   capped=bool(by_lr.loc[lr, "capped"]))
+        rows.append(row)
+    columns = [*CELL, *(f"validation % at lr {v:g}" for v in protocol.lrs), "lr", "epochs",
+               "best_epoch", "capped"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def final_runs(runs: pd.DataFrame, protocol) -> pd.DataFrame:
+    """The runs a table reports: under selection "validation" each cell's runs at its chosen
+    rate with B.3's initialisation (tuning runs at other rates and the init check are left
+    out); under "fixed" every run."""
+    if protocol.selection == "fixed" or not len(runs):
+        return runs
+    picks = chosen(runs, protocol)[[*CELL, "lr"]]
+    return runs[runs["init"] == protocol.init].merge(picks, on=[*CELL, "lr"])
+
+
+def planned_cells(sweep, tuning: bool = False) -> pd.DataFrame:
+    """Per cell: samples stored of planned in the reported runs (final_runs; under selection
+    "validation" a cell's sample 0 counts once its rate is chosen) and, for that selection,
+    its tuning runs stored of planned."""
+    protocol = sweep.protocol
+    cells = pd.DataFrame(_cells(protocol))[list(CELL)]
+    runs = run_summary(sweep.table) if len(sweep.table) else run_summary(
+        pd.DataFrame(columns=["run_key", "epoch"]))
+    done = final_runs(runs, protocol).groupby(list(CELL)).size().rename("stored")
+    out = cells.merge(done.reset_index(), on=list(CELL), how="left").fillna({"stored": 0})
+    out["stored"] = out["stored"].astype(int)
+    out["planned"] = protocol.samples
+    if tuning and protocol.selection == "validation":
+        tuned = runs[(runs["sample"] == TUNE_SAMPLE) & (runs["init"] == protocol.init)
+                     & runs["lr"].isin(protocol.lrs)]
+        count = tuned.groupby(list(CELL)).size().rename("tuning_stored").reset_index()
+        out = out.merge(count, on=list(CELL), how="left").fillna({"tuning_stored": 0})
+        out["tuning_stored"] = out["tuning_stored"].astype(int)
+        out["tuning_planned"] = len(protocol.lrs)
+    return out
+
+
+def cell_summary(table: pd.DataFrame, cells: pd.DataFrame, protocol=None) -> pd.DataFrame:
+    """Per cell and set (train | test): mean and sample standard deviation over the reported
+    runs of the stored samples (the text's statistic), with samples stored of planned; pending
+    cells keep NaN.  protocol: the one whose selection says which runs report (final_runs)."""
     runs = run_summary(table) if len(table) else pd.DataFrame(columns=[*CELL, "train", "test"])
+    if protocol is not None and len(runs):
+        runs = final_runs(runs, protocol)
     long = runs.melt(id_vars=list(CELL), value_vars=["train", "test"], var_name="set",
                      value_name="acc")
+    long["acc"] = long["acc"].astype(float)
     stats = (long.groupby([*CELL, "set"]).acc.agg(mean="mean", sd="std").reset_index())
-    grid = cells.merge(pd.DataFrame({"set": ["train", "test"]}), how="cross")
+    grid = cells[[*CELL, "stored", "planned"]].merge(pd.DataFrame({"set": ["train", "test"]}),
+                                                     how="cross")
     return grid.merge(stats, on=[*CELL, "set"], how="left")
 
 
@@ -643,11 +939,20 @@ def _fmt(mean, sd, stored=None, planned=None) -> str:
     return f"{mean:.1f} ± {sd:.1f}{done}"
 
 
-def binary_table(ours: pd.DataFrame, table: int) -> pd.DataFrame:
+def _as_sources(ours) -> dict[str, pd.DataFrame]:
+    """One summary (cell_summary) or several, {column label: summary}."""
+    return ours if isinstance(ours, dict) else {"ours": ours}
+
+
+def binary_table(ours, table: int) -> pd.DataFrame:
     """Table 1 or 2 laid out as printed (rows activation x rule; columns train/test per
-    architecture), each column 'paper' beside 'ours' (mean ± sd over samples, k/K stored)."""
+    architecture, test named as printed: "validation" for Table 2), each column 'paper' beside
+    each of ours (one cell_summary, or {label: cell_summary}: mean ± sd over samples, k/K
+    stored); a cell a summary does not plan reads "not planned"."""
+    sources = _as_sources(ours)
     ref = printed((table,)).set_index(["activation", "rule", "architecture", "set"])
-    mine = ours[ours.table == table].set_index(["activation", "rule", "architecture", "set"])
+    mine = {label: o[o.table == table].set_index(["activation", "rule", "architecture", "set"])
+            for label, o in sources.items()}
     test_name = "test" if TABLES[table][0] == "cifar100" else "validation"
     rows = {}
     for act in ACTIVATION_NAMES:
@@ -659,11 +964,10 @@ def binary_table(ours: pd.DataFrame, table: int) -> pd.DataFrame:
                     p = ref.loc[(act, rule, arch, split)]
                     row[(col, "paper")] = _fmt(p["mean"], p["sd"])
                     key = (act, rule, arch, split)
-                    if key in mine.index:
-                        m = mine.loc[key]
-                        row[(col, "ours")] = _fmt(m["mean"], m["sd"], m["stored"], m["planned"])
-                    else:
-                        row[(col, "ours")] = "not planned"
+                    for label, m in mine.items():
+                        row[(col, label)] = (_fmt(m.loc[key, "mean"], m.loc[key, "sd"],
+                                                  m.loc[key, "stored"], m.loc[key, "planned"])
+                                             if key in m.index else "not planned")
             rows[(act, rule)] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.names = ["activation", "rule"]
@@ -671,10 +975,13 @@ def binary_table(ours: pd.DataFrame, table: int) -> pd.DataFrame:
     return out
 
 
-def classes_table(ours: pd.DataFrame, table: int) -> pd.DataFrame:
-    """Tables 3-6 laid out as printed (rows set x n; columns rules), 'paper' beside 'ours'."""
+def classes_table(ours, table: int) -> pd.DataFrame:
+    """Tables 3-6 laid out as printed (rows set x n, the test set named as printed:
+    "validation" for Tables 5, 6; columns rules), 'paper' beside each of ours."""
+    sources = _as_sources(ours)
     ref = printed((table,)).set_index(["set", "n_classes", "rule"])
-    mine = ours[ours.table == table].set_index(["set", "n_classes", "rule"])
+    mine = {label: o[o.table == table].set_index(["set", "n_classes", "rule"])
+            for label, o in sources.items()}
     rows = {}
     for split in ("train", "test"):
         for n in sorted(set(ref.loc[split].index.get_level_values(0))):
@@ -682,11 +989,11 @@ def classes_table(ours: pd.DataFrame, table: int) -> pd.DataFrame:
             for rule in RULES:
                 p = ref.loc[(split, n, rule)]
                 row[(rule, "paper")] = _fmt(p["mean"], p["sd"])
-                if (split, n, rule) in mine.index:
-                    m = mine.loc[(split, n, rule)]
-                    row[(rule, "ours")] = _fmt(m["mean"], m["sd"], m["stored"], m["planned"])
-                else:
-                    row[(rule, "ours")] = "not planned"
+                key = (split, n, rule)
+                for label, m in mine.items():
+                    row[(rule, label)] = (_fmt(m.loc[key, "mean"], m.loc[key, "sd"],
+                                               m.loc[key, "stored"], m.loc[key, "planned"])
+                                          if key in m.index else "not planned")
             label = "training" if split == "train" else (
                 "test" if TABLES[table][0] == "cifar100" else "validation")
             rows[(label, n)] = row
@@ -694,6 +1001,80 @@ def classes_table(ours: pd.DataFrame, table: int) -> pd.DataFrame:
     out.index.names = ["set", "classes n"]
     out.columns.names = ["rule", "source"]
     return out
+
+
+def chosen_table(runs: pd.DataFrame, protocol, tables) -> pd.DataFrame:
+    """The chosen configurations of some tables' cells, for a chapter: every rate's best
+    validation accuracy on sample 0, the rate chosen, the epochs that run trained, its best
+    validation epoch, and whether it stopped at the cap; cells still tuning are left out."""
+    picks = chosen(runs, protocol)
+    picks = picks[picks.table.isin(tables)]
+    lr_cols = [c for c in picks.columns if c.startswith("validation % at")]
+    out = picks.assign(**{c: picks[c].round(1) for c in lr_cols})
+    out["stopped"] = np.where(out.pop("capped"), "at the cap", "plateau")
+    return out.set_index(list(CELL))
+
+
+def bp_fit(ours: pd.DataFrame) -> pd.DataFrame:
+    """BP's highest training accuracy per FC cell (mean over samples, k/K) beside the printed
+    value (100 in most cells)."""
+    bp = ours[(ours.rule == "bp") & (ours.set == "train") & (ours.architecture == "fc")]
+    ref = printed(tuple(sorted(set(bp.table)))).set_index(
+        ["table", "architecture", "activation", "n_classes", "rule", "set"])["mean"]
+    rows = []
+    for r in bp.itertuples():
+        rows.append({"table": r.table, "activation": r.activation, "n": r.n_classes,
+                     "printed (%)": ref.get((r.table, "fc", r.activation, r.n_classes, "bp",
+                                             "train"), np.nan),
+                     "ours (%)": _fmt(r.mean, r.sd, r.stored, r.planned)})
+    return pd.DataFrame(rows).set_index(["table", "activation", "n"])
+
+
+def init_check(runs: pd.DataFrame, protocol) -> pd.DataFrame:
+    """B.3's zero start against the scaled uniform on the check cell (Table 1, FC,
+    protocol.init_check), FA rules, sample 0: per initialisation the best validation accuracy
+    over the rates, the rate that reached it, and the test accuracy at its best epoch (%).
+    One sample: a check of the choice, not a test between initialisations."""
+    cols = ["rule", "init", "lr", "validation", "test", "train", "epochs"]
+    if protocol.init_check is None or not len(runs):
+        return pd.DataFrame(columns=cols).set_index(["rule", "init"])
+    part = runs[(runs.table == 1) & (runs.architecture == "fc")
+                & (runs.activation == protocol.init_check) & (runs["sample"] == TUNE_SAMPLE)
+                & runs.rule.isin(FA_RULES) & runs.lr.isin(protocol.lrs)]
+    rows = []
+    for (rule, init), g in part.groupby(["rule", "init"]):
+        if len(g) < len(protocol.lrs):
+            continue
+        lr = pick_lr(dict(zip(g.lr, g.validation)))
+        best = g[g.lr == lr].iloc[0]
+        start = forward_init(rule, protocol.init_check, init)
+        rows.append({"rule": rule, "init": f"{start} ({init})", "lr": lr,
+                     "validation": best.validation, "test": best.test, "train": best.train,
+                     "epochs": int(best.epochs)})
+    return pd.DataFrame(rows, columns=cols).set_index(["rule", "init"])
+
+
+def sign_test(runs: pd.DataFrame, better: str, worse: str, cells: dict) -> dict:
+    """Is rule `better` above rule `worse` in test accuracy?  Paired by table and sample (the
+    same class draw, the same seeds) over the reported runs of the cells matching `cells`
+    ({field: value}); the exact one-sided sign test over the pairs that differ.  Returns the
+    pairs, how many favour `better`, the mean difference (points) and the p-value; with fewer
+    than five pairs no outcome reaches p < 0.05."""
+    from math import comb
+
+    part = runs
+    for field, value in cells.items():
+        part = part[part[field] == value]
+    wide = part.pivot_table(index=["table", "n_classes", "activation", "sample"],
+                            columns="rule", values="test")
+    if better not in wide or worse not in wide:
+        return {"pairs": 0, "wins": 0, "mean_diff": np.nan, "p": np.nan}
+    d = (wide[better] - wide[worse]).dropna()
+    n = int((d != 0).sum())
+    wins = int((d > 0).sum())
+    p = sum(comb(n, k) for k in range(wins, n + 1)) / 2 ** n if n else np.nan
+    return {"pairs": len(d), "wins": wins, "mean_diff": float(d.mean()) if len(d) else np.nan,
+            "p": p}
 
 
 # ------------------------------------------------------------------------- chapter helpers
@@ -707,17 +1088,33 @@ def load_tables(tables, profile: str = "quick", results="results", device: str =
 
     change = {"tables": tuple(tables), **(overrides or {})}
     try:
-        return load_results(NAME, profile, results, device, data_root, train_missing,
-                            overrides=change)
+        sweep = load_results(NAME, profile, results, device, data_root, train_missing,
+                             overrides=change)
     except FileNotFoundError:
         tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in change.items()}
         protocol = replace(PROFILES[profile], **tuples)
         specs = pd.DataFrame(run_specs(protocol)).assign(stored=False)
         cells = (specs.groupby(list(CELL), sort=False).stored.agg(["sum", "size"])
                  .rename(columns={"sum": "stored", "size": "planned"}).reset_index())
-        return SweepResults(NAME, profile, protocol, ResultStore(results, store_name(profile)),
-                            pd.DataFrame(columns=["run_key", "epoch", *CELL]), len(specs), 0,
-                            cells)
+        sweep = SweepResults(NAME, profile, protocol, ResultStore(results, store_name(profile)),
+                             pd.DataFrame(columns=["run_key", "epoch", *CELL]), len(specs), 0,
+                             cells)
+    if sweep.protocol.selection == "validation":
+        # Cells count reported samples (a cell's sample 0 once its rate is chosen); the grid
+        # counts every run it will have, later stages included.
+        sweep.cells = planned_cells(sweep)
+        sweep.expected = planned_run_count(sweep.protocol)
+    return sweep
+
+
+def planned_run_count(protocol) -> int:
+    """Runs of a validation-selected grid once every stage is known: per cell one tuning run
+    per rate and one run per further sample, plus the init check's tuning runs."""
+    cells = _cells(protocol)
+    checked = sum(c["table"] == 1 and c["architecture"] == "fc" and c["rule"] in FA_RULES
+                  and c["activation"] == protocol.init_check for c in cells)
+    return (len(cells) * (len(protocol.lrs) + protocol.samples - 1)
+            + checked * len(protocol.lrs) * (protocol.init != "uniform"))
 
 
 def provenance(sweep) -> pd.DataFrame:
