@@ -29,9 +29,14 @@ data:
 # stored paper run, nbval over the committed chapter notebooks, and the browser test of the
 # built site (which needs Chromium: `make browser` installs Debian's).
 # Both cores (pytest-xdist); --dist loadfile keeps each notebook's cells in one worker.
+# Then nbval once more over the chapters that compute at render time, on other CPU kernel
+# paths (falign.portability): their printed digits must not depend on the machine.
 test: venv data browser
 	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests --nbval --nbval-current-env \
 	  --nbval-sanitize-with nbval_sanitize.cfg chapters
+	env $$($(PY) -m falign.portability alternate-env) FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 \
+	  $(PY) -m pytest -q -n 2 --dist loadfile -p no:cacheprovider --nbval --nbval-current-env \
+	  --nbval-sanitize-with nbval_sanitize.cfg $$($(PY) -m falign.portability render-time)
 
 # Execute chapters with papermill.  CHAPTER=name (default: all), PROFILE=paper|quick|smoke,
 # DEVICE=auto|cpu|cuda.  Trains only the runs not yet stored under RESULTS; the executed

@@ -97,7 +97,7 @@ start = fa_family[(fa_family.epoch == 0) & (fa_family.n_classes == n0)]
 glue("fa_start_F2", start[start.rule == "fa"].cos_wb_F2.mean())
 glue("adafa_final_F2", final.loc[(n0, "adafa"), "F2"])
 glue("signfa_final_smallest", final.loc[(n0, "signfa")].min())
-glue("signfa_final_largest", final.loc[(n0, "signfa")].max())
+_ = glue("signfa_final_largest", final.loc[(n0, "signfa")].max())
 
 # %% [markdown]
 # ## Beside the paper

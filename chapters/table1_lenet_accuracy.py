@@ -134,8 +134,8 @@ gd_train = 100 * sweep.table[(sweep.table.rule == "bp") & (sweep.table.n_classes
                              ].groupby("epoch").train_acc.mean()
 last = gd_train.index.max()
 glue("gd_train_final", gd_train[last])
-glue("gd_train_gain_last_100",
-     gd_train.loc[last - 9:last].mean() - gd_train.loc[last - 109:last - 100].mean())
+_ = glue("gd_train_gain_last_100",
+         gd_train.loc[last - 9:last].mean() - gd_train.loc[last - 109:last - 100].mean())
 
 # %% [markdown]
 # ## Where we agree and where we do not
@@ -236,16 +236,13 @@ provenance_card(sweep)
 
 # %% tags=["solution", "hide-cell"]
 import pandas as pd
-import torch
 import torch.nn.functional as F
 
-from falign import data, measurements
+from falign import measurements
 
 specs = {s["rule"]: s for s in lenet_cifar.run_specs(lenet_cifar.PAPER)
          if s["n_classes"] == 10 and s["repeat"] == 0}
-noise = data.gaussian_data(64, 3 * 32 * 32, n_classes=10, seed=0)
-images = (noise.x * (3 * 32 * 32) ** 0.5).reshape(-1, 3, 32, 32)   # unit variance per pixel
-targets = noise.y
+images, targets = lenet_cifar.noise_batch()      # float64: the angles' digits do not move
 
 
 def angles(model):
@@ -256,8 +253,10 @@ def angles(model):
     return {names.get(key, "all layers"): value for key, value in result.items()}
 
 
-pd.DataFrame({rule: angles(lenet_cifar.build_model(specs[rule]))
-              for rule in ("bp", "adafa", "signfa", "fa")}).T.round(1)
+step0 = pd.DataFrame({rule: angles(lenet_cifar.build_model(specs[rule]).double())
+                      for rule in ("bp", "adafa", "signfa", "fa")}).T.round(1)
+step0.index.name = "rule (angle in degrees)"
+step0
 
 # %% [markdown]
 # :::{admonition} Exercise 2: does adaFA's head start last?
@@ -274,40 +273,33 @@ pd.DataFrame({rule: angles(lenet_cifar.build_model(specs[rule]))
 # adaFA's feedback stays at $W^{(0)}$ while $W$ moves, so its angle can only grow from
 # $0^\circ$, and it grows as fast as the weights leave their initial values. sign-FA's feedback
 # follows the signs of the current weights, so its angle has no reason to drift: it stays in
-# the range it started in. Here adaFA's angle climbs steadily, and by step 40 it has passed
-# sign-FA's, which has moved only between about 27 and 40 degrees, ending lower than it
-# started as the loss dropped. Over the hundreds of epochs of the protocol adaFA's head start
-# is spent early, while sign-FA keeps its alignment by construction: a miniature of the
-# paper's explanation of Table 1, where sign-FA ends far above adaFA and adaFA only some points
-# above FA.
+# the range it started in. Here adaFA's angle climbs at every record, and by step 40 it has
+# passed sign-FA's, which stays between about 25 and 45 degrees and ends lower than it started
+# as the loss drops. Over the hundreds of epochs of the protocol adaFA's head start is spent
+# early, while sign-FA keeps its alignment by construction: a miniature of the paper's
+# explanation of Table 1, where sign-FA ends far above adaFA and adaFA only some points above
+# FA.
+#
+# The run is computed in float64 and still cannot be printed to the degree beyond step 20:
+# with momentum 0.9 a LeNet's trajectory on 64 images amplifies round-off, and the CPU's
+# choice of kernels moves the angle at step 30 by about one degree. So the table shows the
+# first records to a tenth of a degree and the later ones only as the facts the lesson rests
+# on; the test-suite asserts them with margins of several degrees
+# (`tests/test_lenet_family.py::test_adafa_spends_its_head_start_while_signfa_keeps_its_alignment`).
 # :::
 
-# %% tags=["solution", "hide-cell", "nbval-ignore-output"]
-def angle_curve(rule, steps=40, every=10):
-    """Overall update-gradient angle (degrees) every `every` steps of full-batch SGD."""
-    model = lenet_cifar.build_model(specs[rule])
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    curve = {}
-    for step in range(steps + 1):
-        if step % every == 0:
-            curve[step] = angles(model)["all layers"]
-        if step < steps:
-            opt.zero_grad()
-            F.cross_entropy(model(images), targets).backward()
-            opt.step()
-    return curve
-
-
-curves = {"adafa": angle_curve("adafa")}
-print("adaFA, overall angle (degrees) by step: "
-      + ", ".join(f"{step}: {value:.1f}" for step, value in curves["adafa"].items()))
-
-# %% tags=["solution", "hide-cell"] mystnb={"image": {"alt": "Angle in degrees between each rule's update and the true gradient against training step, for the exercise's solution."}}
+# %% tags=["solution", "hide-cell"] mystnb={"image": {"alt": "Angle in degrees between each rule's update and the true gradient against training step, for the exercise's solution: adaFA rises from 0, sign-FA stays between about 25 and 45 degrees."}}
 import matplotlib.pyplot as plt
 
-curves["signfa"] = angle_curve("signfa")
-print("sign-FA, overall angle (degrees) by step: "
-      + ", ".join(f"{step}: {value:.1f}" for step, value in curves["signfa"].items()))
+curves = {rule: lenet_cifar.angle_curve(specs[rule], images, targets)
+          for rule in ("adafa", "signfa")}
+early = pd.DataFrame({plots.RULE_LABELS[rule]: {f"step {k}": f"{curve[k]:.1f}" for k in (0, 10)}
+                      for rule, curve in curves.items()}).T
+ada, sign = list(curves["adafa"].values()), list(curves["signfa"].values())
+facts = pd.DataFrame({"holds": {
+    "adaFA's angle rises at every record (steps 0 to 40)": all(b > a for a, b in zip(ada, ada[1:])),
+    "sign-FA's angle stays between 20 and 45 degrees": all(20 < v < 45 for v in sign),
+    "at step 40 adaFA's angle exceeds sign-FA's": ada[-1] > sign[-1]}})
 fig, ax = plt.subplots(figsize=(4.8, 3.2))
 for rule, curve in curves.items():
     ax.plot(list(curve), list(curve.values()), marker="o", color=plots.RULE_COLORS[rule],
@@ -315,6 +307,7 @@ for rule, curve in curves.items():
 ax.set(xlabel="SGD step", ylabel="angle ω between update and gradient (degrees)")
 ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
+display(early.rename_axis("angle (degrees)"), facts)
 
 # %% [markdown]
 # :::{admonition} Exercise 3: Table 1 against chance

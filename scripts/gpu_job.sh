@@ -12,7 +12,7 @@ set -euo pipefail
 TARGETS=${TARGETS:-lenet_cifar:paper}
 mkdir -p data
 [ -d data/tiny-imagenet-200 ] || tar xJf .device/tiny-imagenet-200.tar.xz -C data
-export FALIGN_DATA=$PWD/data FALIGN_CACHE=$PWD/.device/cache PYTHONPATH=$PWD/src
+export FALIGN_DATA=$PWD/data FALIGN_CACHE=$PWD/.device/cache PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 export FALIGN_PROGRESS=0 PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 if [ "${BENCH:-0}" = 1 ]; then

@@ -261,3 +261,21 @@ def test_channel_statistics_follow_the_normalization_reading():
     assert fixed == ([0.5071, 0.4867, 0.4408], [0.2675, 0.2565, 0.2761])
     with pytest.raises(ValueError, match="unknown normalization 'minmax'"):
         lenet_cifar.channel_stats({**spec, "normalization": "minmax"}, sub)
+
+
+def test_adafa_spends_its_head_start_while_signfa_keeps_its_alignment():
+    """Table 1 chapter, exercise 2, in float64: adaFA's update starts exactly on the gradient
+    (B = W at step 0) and tilts away at every record; sign-FA's stays in the range it starts
+    in; by step 40 adaFA's angle has passed sign-FA's.  The margins are several degrees, far
+    above the CPU-dependent spread of the later records (about one degree at step 30)."""
+    torch.set_num_threads(1)
+    specs = {s["rule"]: s for s in lenet_cifar.run_specs(lenet_cifar.PAPER)
+             if s["n_classes"] == 10 and s["repeat"] == 0}
+    images, targets = lenet_cifar.noise_batch()
+    ada = lenet_cifar.angle_curve(specs["adafa"], images, targets)
+    sign = lenet_cifar.angle_curve(specs["signfa"], images, targets)
+    assert list(ada) == [0, 10, 20, 30, 40]
+    assert ada[0] == pytest.approx(0.0, abs=1e-5)
+    assert all(b > a + 3 for a, b in zip(list(ada.values()), list(ada.values())[1:]))
+    assert all(20 < v < 45 for v in sign.values())
+    assert ada[40] > sign[40] + 3

@@ -31,12 +31,17 @@ def save_all(store: ResultStore, specs=SPECS) -> None:
         store.save(spec, measurements(spec), {"wall_time_s": 0.0, "device": "cpu"})
 
 
-def save_forever(store: ResultStore) -> None:
+def save_forever(store: ResultStore, done_fd: int | None = None) -> None:
     """A writer that never runs out of runs to store, however fast the machine: every kill
-    falls inside the sweep (stored runs are skipped, new ones written)."""
+    falls inside the sweep (stored runs are skipped, new ones written).  After each save it
+    writes a byte to `done_fd`, so the test can wait for one to finish."""
     k = 0
     while True:
-        save_all(store, [{"experiment": "faults", "run": k}])
+        spec = {"experiment": "faults", "run": k}
+        if not store.has(spec):
+            save_all(store, [spec])
+            if done_fd is not None:
+                os.write(done_fd, b".")             # a run this writer stored itself
         k += 1
 
 
@@ -46,14 +51,22 @@ def test_writers_killed_at_random_points_never_leave_a_run_that_reads_as_complet
     store = ResultStore(root, "faults")
     kills = 0
     while kills < 60:
+        done_read, done_write = os.pipe()
         pid = os.fork()
         if pid == 0:                                      # the writer: saves until killed
             try:
-                save_forever(ResultStore(root, "faults"))
+                os.close(done_read)
+                save_forever(ResultStore(root, "faults"), done_write)
             finally:
                 os._exit(0)
+        os.close(done_write)
+        if kills % 6 == 0:
+            # Every sixth writer lives until it has finished a save: on a loaded machine
+            # (fsyncs of seconds) random kills alone could otherwise never let a run finish.
+            os.read(done_read, 1)
         time.sleep(rng.uniform(0.005, 0.06))
         os.kill(pid, signal.SIGKILL)
+        os.close(done_read)
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status):
             kills += 1
@@ -62,7 +75,7 @@ def test_writers_killed_at_random_points_never_leave_a_run_that_reads_as_complet
             assert run_problems(folder) == [], folder
     assert kills == 60
     before = len(store.records())
-    assert before > 0
+    assert before > 0                                     # the awaited saves finished
     report = verify_results(root, repair=True)
     assert report.damaged == {} and report.runs == before
     assert all(".tmp-" in p.name for p in report.stray)   # only unfinished writes are left over

@@ -146,3 +146,42 @@ def train_group(specs: list[dict], ctx: RunContext) -> list[RunResult]:
 # ------------------------------------------------------------------- summaries for chapters
 # Table 1's claims (paper_values.TABLE1_CLAIMS) checked on our accuracy table.
 table1_verdicts = images_common.accuracy_verdicts
+
+
+def noise_batch(n: int = 64, seed: int = 0, dtype: torch.dtype = torch.float64):
+    """`n` images of Gaussian noise (unit variance per pixel, 3x32x32) with random labels out of
+    10: the chapters' exercises probe the initial networks on them, no dataset needed."""
+    from ..data import gaussian_data
+    noise = gaussian_data(n, 3 * 32 * 32, n_classes=10, seed=seed)
+    images = (noise.x * (3 * 32 * 32) ** 0.5).reshape(-1, 3, 32, 32).to(dtype)
+    return images, noise.y
+
+
+def angle_curve(spec: dict, images: torch.Tensor, targets: torch.Tensor, steps: int = 40,
+                every: int = 10, lr: float = 0.01, momentum: float = 0.9) -> dict[int, float]:
+    """The angle omega (degrees, Eq. 1 of the paper) between the rule's update and the true
+    gradient over all weights, every `every` steps of full-batch SGD on (images, targets),
+    starting from the initial network of `spec`; computed in the images' dtype.
+
+    In float64 the first records are exact to many digits; later ones are not portable even
+    so: with momentum 0.9 a LeNet's trajectory on 64 images amplifies round-off (the CPU's
+    kernel choice moves the angle at step 30 by about a degree), so a chapter shows only its
+    early values and the ordering the test-suite asserts."""
+    import torch.nn.functional as F
+
+    from ..measurements import update_gradient_angle
+    model = build_model(spec).to(images.dtype)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+
+    def loss(out):
+        return F.cross_entropy(out, targets)
+
+    curve = {}
+    for step in range(steps + 1):
+        if step % every == 0:
+            curve[step] = update_gradient_angle(model, loss, images)["all"]
+        if step < steps:
+            opt.zero_grad()
+            loss(model(images)).backward()
+            opt.step()
+    return curve
