@@ -100,3 +100,19 @@ def test_the_alternate_kernel_paths_are_named_as_their_libraries_spell_them():
     chapters = portability.render_time_chapters()
     assert "lillicrap_fig8_momentum" in chapters and "theory_conservation" in chapters
     assert "lechner_tables3_4_cifar_classes" not in chapters   # reads the store only
+
+
+def test_every_background_queue_token_names_a_family_and_profile():
+    """A mistyped token would end the session's training at its first step."""
+    import re
+
+    from falign.families import families
+    text = (ROOT / "Makefile").read_text()
+    queue = re.search(r"^QUEUE \?=((?:.*\\\n)*.*)$", text, re.M).group(1).replace("\\\n", " ")
+    tokens = queue.split()
+    assert len(tokens) >= 8
+    known = families()
+    for token in tokens:
+        family, profile = token.split(":")
+        assert family in known, token
+        assert profile in known[family].PROFILES, token

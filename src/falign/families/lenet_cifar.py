@@ -66,8 +66,9 @@ class LeNetProtocol:
 PAPER = LeNetProtocol()
 PROFILES = {
     "paper": PAPER,
-    # The paper's schedule, unchanged, on a smaller grid (n = 10, 2 repeats per rule).
-    "quick": replace(PAPER, n_classes=(10,), repeats=2),
+    # The paper's schedule, unchanged, on a smaller grid: every column at 2 repeats per rule
+    # (n = 10 first; the sweep order fills each column's two repeats before the next).
+    "quick": replace(PAPER, repeats=2),
     # Seconds: 3 classes, 20 + 10 images per class, 3 epochs.
     "smoke": replace(PAPER, n_classes=(3,), repeats=1, epochs=3, batch_size=16, milestones=(2,),
                      train_per_class=20, test_per_class=10),
