@@ -189,6 +189,7 @@ def test_a_smoke_run_is_reproducible_and_its_rates_follow_the_plateau_rule(smoke
         rates.append(spec["lr"] * spec["gamma"] ** state.stage)
         state.update(err, rule)
     assert table.lr.tolist()[1:] == pytest.approx(rates, rel=1e-12)
+    assert table.rate.tolist() == table.lr.tolist()        # the rate under its own name
     stopped = record["provenance"]["schedule"]["stopped_by"]
     assert (stopped == "plateau rule") == (state.stage == rule.stages)
     assert stopped == "plateau rule" or last == spec["epochs"]
@@ -292,3 +293,82 @@ def test_receptive_field_smoothness_is_0_for_noise_and_1_for_ramps():
     assert L.rf_smoothness(ramp) == pytest.approx(1.0)
     a = rng.normal(size=(5, 28, 28))
     assert L.rf_change(a, a) == 0.0 and L.rf_change(a, 2 * a) == pytest.approx(1.0)
+
+
+def test_permutation_test_is_exact_and_refuses_single_runs():
+    # 3 + 3 fully separated values: only the observed split and its mirror are as extreme
+    assert L.permutation_test([1.0, 2.0, 3.0], [10.0, 11.0, 12.0]) == pytest.approx(2 / 20)
+    assert L.permutation_test([1.0, 2.0, 3.0, 4.0, 5.0], [6.0, 7, 8, 9, 10]) == \
+        pytest.approx(2 / 252)
+    assert L.permutation_test([1.0, 2.0], [1.0, 2.0]) == 1.0
+    with pytest.raises(ValueError, match="at least 2 values"):
+        L.permutation_test([1.0], [2.0, 3.0])
+
+
+def _fake_runs(rates_by_run):
+    """A measurements table with the given per-epoch rates (epoch 0 included)."""
+    import pandas as pd
+
+    rows = []
+    for i, (rule, rates) in enumerate(rates_by_run):
+        for epoch, lr in enumerate(rates):
+            rows.append({"run_key": f"k{i}", "arch": "784-1000-10", "rule": rule, "repeat": i,
+                         "epoch": epoch, "rate": lr, "test_error": 10.0 / (epoch + 1),
+                         "train_error": 9.0 / (epoch + 1)})
+    return pd.DataFrame(rows)
+
+
+def test_stage_boundaries_and_epochs_per_stage_follow_the_rate_column():
+    table = _fake_runs([("fa", [1e-2] * 5 + [1e-3] * 2 + [1e-4] * 3),
+                        ("bp", [1e-2] * 3 + [1e-3] * 3)])
+    assert L.stage_boundaries(table) == {"k0": [4, 6], "k1": [2]}
+    used = L.epochs_used(table).set_index("rule")
+    assert used.loc["fa", ["stage 1", "stage 2", "stage 3", "epochs"]].tolist() == [4, 2, 3, 9]
+    assert used.loc["bp", ["stage 1", "stage 2", "stage 3", "epochs"]].tolist() == [2, 3, 0, 5]
+    assert L.converged_epochs(table) == 7.0                      # median of 9 and 5
+
+
+def test_an_ordering_needs_the_permutation_test_not_the_sign_of_one_difference():
+    import pandas as pd
+
+    rows = [{"run_key": f"{r}{k}", "arch": "784-1000-10", "rule": r, "repeat": k, "epoch": 1,
+             "test_error": v} for r, vals in (("fa", [2.0, 2.1]), ("bp", [3.0, 3.1]))
+            for k, v in enumerate(vals)]
+    two = pd.DataFrame(rows)
+    assert L.rule_order(two, "784-1000-10").startswith("not separated")   # 2 + 2: p >= 1/3
+    five = pd.DataFrame([{**row, "run_key": f"{row['run_key']}{j}", "repeat": j * 2 + row["repeat"],
+                          "test_error": row["test_error"] + 0.01 * j}
+                         for row in rows for j in range(3)])
+    five = five[five.repeat < 5]
+    assert L.rule_order(five, "784-1000-10").startswith("FA lower")
+    assert L.rule_order(two.iloc[:1], "784-1000-10").startswith("not tested")
+
+
+def test_the_chapters_load_an_empty_profile_and_figure5_falls_back_to_the_12_epoch_reading(
+        tmp_path):
+    results = Path(__file__).resolve().parents[1] / "results"
+    empty = L.load_runs("paper", tmp_path)
+    assert empty.stored == 0 and len(empty.table) == 0
+    assert int(empty.cells.planned.sum()) == len(L.run_specs(L.PAPER)) == empty.expected
+    table = L.closing_table(empty, L.reading_table(empty.store, "twelve_epochs"), [])
+    assert table["ours, plateau rule"].str.startswith("pending (0/5)").all()
+    assert table["ours, 12 epochs"].eq("not run").all()
+    stored = L.load_runs("paper", results)
+    if stored.stored == 0 and len(L.reading_table(stored.store, "twelve_epochs")):
+        fig = L.figure5_runs("paper", results)
+        assert fig["source"] == "12-epoch reading"
+        assert set(fig["fields"]) == {"repeat", "initial", "fa", "bp", "shallow"}
+        assert fig["last_epoch"] == {"fa": 12, "bp": 12, "shallow": 12}
+        assert fig["boundaries"] == {r: [8, 10] for r in ("fa", "bp", "shallow")}
+        assert fig["planned"] == {"fa": 5, "bp": 5, "shallow": 5}
+
+
+@needs_mnist
+def test_figure5_runs_take_the_converged_runs_once_a_repeat_is_complete(smoke_store):
+    fig = L.figure5_runs("smoke", smoke_store.folder.parent)
+    assert fig["source"] == "plateau rule"
+    last = fig["last_epoch"]
+    for rule in L.RULES:
+        record, table = smoke_store.load(smoke_spec(rule))
+        assert last[rule] == int(table.epoch.max())
+        assert np.array_equal(fig["fields"][rule], L.stored_receptive_fields(record)[last[rule]])

@@ -153,10 +153,25 @@ READINGS = {
 }
 ITEM5_READINGS = ("initial_step", "mean_loss", "feedback_fan_in", "linear_outputs")
 
-# Seconds per training epoch of every network (60 of the 600 minibatches timed, x 10) on one
-# core of this machine's Intel Xeon (AVX-512) while its other core trained: measured for
-# sizing the grid (falign.families.lillicrap_mnist.time_epoch reproduces a row).
-EPOCH_SECONDS_MEASURED = {
+# One training epoch of every network on the machine that trains the queue, one core of an
+# Intel Xeon (AVX-512) while its other core trained: 60 of the 600 minibatches after 5 warm-up
+# steps (time_epoch), x 10.  Core-seconds (process time) decide what trains on the CPU; the
+# wall-clock seconds were measured while the machine was heavily shared (load average about 9
+# on 2 cores) and show how far sharing stretches a run.
+EPOCH_CPU_SECONDS = {
+    ("784-1000-10", "fa"): 4.6,
+    ("784-1000-10", "bp"): 4.7,
+    ("784-1000-10", "shallow"): 2.3,
+    ("784-1500x3-10", "fa"): 30.9,
+    ("784-1500x3-10", "bp"): 30.1,
+    ("784-1000x10-10", "fa"): 53.0,
+    ("784-1000x10-10", "bp"): 55.2,
+    ("784-1000-500-10-500-1000-784", "fa"): 16.0,
+    ("784-1000-500-10-500-1000-784", "bp"): 15.1,
+    ("784-1000x5-784", "fa"): 32.0,
+    ("784-1000x5-784", "bp"): 31.2,
+}
+EPOCH_WALL_SECONDS = {
     ("784-1000-10", "fa"): 9.5,
     ("784-1000-10", "bp"): 9.0,
     ("784-1000-10", "shallow"): 4.0,
@@ -170,17 +185,14 @@ EPOCH_SECONDS_MEASURED = {
     ("784-1000x5-784", "bp"): 130.9,
 }
 EPOCH_CPU = "Intel Xeon (AVX-512), one core, the other core busy training"
-# A converged run's epochs, for the estimate: a planning figure until converged runs of the
-# 784-1000-10 net are stored (converged_epochs() then gives the measured median).
-PLANNED_EPOCHS = 100
 CPU_HOURS_LIMIT = 6.0               # a deeper net trains on the CPU if its run fits in this
 
 
-def estimated_run_hours(arch: str, epochs: float = PLANNED_EPOCHS) -> float:
-    """Core-hours of one converged run of `arch` (its slower rule): measured seconds per epoch
-    times `epochs`."""
-    seconds = max(v for (a, _), v in EPOCH_SECONDS_MEASURED.items() if a == arch)
-    return seconds * epochs / 3600
+def estimated_run_hours(arch: str, epochs: float | None = None) -> float:
+    """Core-hours of one run of `arch` (its slower rule): measured core-seconds per epoch
+    times `epochs`; by default the protocol's cap, so an upper bound for a run under the rule."""
+    seconds = max(v for (a, _), v in EPOCH_CPU_SECONDS.items() if a == arch)
+    return seconds * (PAPER.epochs if epochs is None else epochs) / 3600
 
 
 def cpu_nets() -> tuple:
@@ -475,6 +487,11 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
                   name=f"{spec['arch']} {spec['rule']} repeat {spec['repeat']}",
                   checkpoint=ctx.checkpoint(spec), deadline=ctx.deadline)
     table = add_errors(table, task)
+    # The rate of each epoch under a name of its own: the store's tables put the spec's fields
+    # beside the measurements, and the spec's lr (the first rate) would hide the column lr.
+    attrs = dict(table.attrs)
+    table = table.assign(rate=table.lr)
+    table.attrs.update(attrs)
     after = receptive_fields(model, units)
     last = int(table.epoch.max())
     if "plateau_converged" in table.attrs:
@@ -615,14 +632,20 @@ def rf_smoothness(fields: np.ndarray) -> float:
 
 
 def rf_change(before: np.ndarray, after: np.ndarray) -> float:
-    """||W_after - W_before||_F / ||W_before||_F over the kept units' input weights."""
+    """||W_after - W_before||_F / ||W_before||_F over the kept units' input weights, in float64
+    (the stored fields are float32, whose BLAS norm moved the 7th digit between CPUs)."""
+    before, after = np.asarray(before, np.float64), np.asarray(after, np.float64)
     return float(np.linalg.norm(after - before) / np.linalg.norm(before))
 
 
-def stored_fields(sweep, arch: str = "784-1000-10", repeat: int | None = None) -> dict:
+def stored_fields(sweep, arch: str = "784-1000-10", repeat: int | None = None,
+                  table=None) -> dict:
     """{"initial": (100, 28, 28), rule: (100, 28, 28), ...} of one repeat (the lowest stored
-    one unless given) of `arch`, read from the runs' records; also {"repeat": k}."""
-    keys = set(sweep.table.run_key)
+    one unless given) of `arch`, read from the runs' records, the fields after each run's last
+    epoch; also {"repeat": k}.  `table`: the runs to take (default: the sweep's)."""
+    keys = set((sweep.table if table is None else table).run_key)
+    if not keys:
+        return {}
     records = [r for r in sweep.store.records() if r["key"] in keys and r["spec"]["arch"] == arch]
     if not records:
         return {}
@@ -707,3 +730,320 @@ def claims(table, cells) -> list[str]:
             text += "; ours pending (no stored runs of both rules)."
         out.append(text)
     return out
+
+
+# ------------------------------------------------ converged runs, readings and the schedule
+def load_runs(profile: str = "paper", results="results", device: str = "cpu", data_root=None,
+              train_missing: bool = False, overrides: dict | None = None):
+    """falign.chapters.load_results for this family, except that a profile with no stored
+    run yet gives an empty table (every cell 0 of planned) instead of an error, so the chapters
+    render before, while and after the converged runs are trained."""
+    import pandas as pd
+
+    from ..chapters import SweepResults, load_results
+    from ..store import ResultStore
+
+    try:
+        sweep = load_results(NAME, profile, results, device, data_root, train_missing,
+                             overrides=overrides)
+        sweep.table = with_rates(sweep.table, sweep.store)
+        return sweep
+    except FileNotFoundError:
+        protocol = PROFILES[profile]
+        if overrides:
+            protocol = replace(protocol, **{k: tuple(v) if isinstance(v, list) else v
+                                            for k, v in overrides.items()})
+        specs = pd.DataFrame(run_specs(protocol)).assign(stored=False)
+        cells = (specs.groupby(list(CELL), sort=False).stored.agg(["sum", "size"])
+                 .rename(columns={"sum": "stored", "size": "planned"}).reset_index())
+        return SweepResults(NAME, profile, protocol, ResultStore(results, store_name(profile)),
+                            pd.DataFrame(columns=["run_key", "arch", "rule", "repeat", "epoch",
+                                                  "rate"]),
+                            len(specs), 0, cells)
+
+
+def reading_table(store, reading: str):
+    """The stored measurements of a named reading (READINGS[reading]), spec as columns; an
+    empty table when none is stored (e.g. in a smoke store)."""
+    import pandas as pd
+
+    keys = {spec_key(s) for s in run_specs(READINGS[reading])}
+    table = store.table() if store.folder.is_dir() else pd.DataFrame()
+    table = table[table.run_key.isin(keys)].reset_index(drop=True) if len(table) else table
+    if not len(table):
+        return pd.DataFrame(columns=["run_key", "arch", "rule", "repeat", "epoch", "rate"])
+    return with_rates(table, store)
+
+
+def with_rates(table, store):
+    """`table` (a store's table) with the column `rate`, the learning rate of each epoch: as
+    stored by runs that record it, else (runs stored before, all on fixed milestones) from
+    their spec's schedule (TrainConfig.lr_at of the epoch before the row)."""
+    import numpy as np
+
+    if not len(table):
+        return table.assign(rate=[])
+    rate = table["rate"].to_numpy(dtype=float, copy=True) if "rate" in table \
+        else np.full(len(table), np.nan)
+    todo = np.isnan(rate)
+    if todo.any():
+        specs = {r["key"]: r["spec"] for r in store.records()}
+        for key in table.run_key[todo].unique():
+            rows = (table.run_key == key).to_numpy() & todo
+            cfg = train_config(full_spec(specs[key]), "cpu", False)
+            rate[rows] = [cfg.lr_at(max(int(e) - 1, 0)) for e in table.epoch[rows]]
+    return table.assign(rate=rate)
+
+
+def stage_boundaries(table):
+    """Per run: the epochs after which the rate dropped (the last epoch at each rate but the
+    last), from the `rate` column (with_rates).  {run_key: [epoch, ...]}."""
+    out = {}
+    for key, run in table[table.epoch > 0].sort_values("epoch").groupby("run_key"):
+        lr = run.rate.to_numpy()
+        out[key] = [int(e) for e, a, b in zip(run.epoch.iloc[:-1], lr[:-1], lr[1:]) if b < a]
+    return out
+
+
+def epochs_used(table, records: list[dict] | None = None):
+    """One row per run: arch, rule, repeat, the epochs of each stage (stage 1 at the first
+    rate, each later stage at a tenth of the one before), epochs in all, what stopped it
+    (plateau rule, epoch cap, fixed schedule), wall time (min) from `records` (the store's)."""
+    import pandas as pd
+
+    columns = ["arch", "rule", "repeat", "stage 1", "stage 2", "stage 3", "epochs",
+               "stopped by", "wall time (min)"]
+    if not len(table):
+        return pd.DataFrame(columns=columns)
+    by_key = {r["key"]: r for r in records or []}
+    rows = []
+    for key, run in table[table.epoch > 0].groupby("run_key", sort=False):
+        first = run.iloc[0]
+        lr0 = float(run.rate.max())
+        counts = {f"stage {i + 1}": int((abs(run.rate / (lr0 * 0.1 ** i) - 1) < 1e-6).sum())
+                  for i in range(3)}
+        record = by_key.get(key, {})
+        prov = record.get("provenance", {})
+        stopped = prov.get("schedule", {}).get("stopped_by", "fixed schedule")
+        rows.append({"arch": first.arch, "rule": first.rule, "repeat": int(first["repeat"]),
+                     **counts, "epochs": int(run.epoch.max()), "stopped by": stopped,
+                     "wall time (min)": prov.get("wall_time_s", float("nan")) / 60})
+    return pd.DataFrame(rows)
+
+
+def converged_epochs(table) -> float:
+    """The median number of epochs the stored plateau-rule runs of the 784-1000-10 net took
+    (FA and BP); NaN when none is stored."""
+    import numpy as np
+
+    net = table[(table.arch == "784-1000-10") & table.rule.isin(["fa", "bp"])]
+    if not len(net):
+        return float("nan")
+    return float(np.median(net.groupby("run_key").epoch.max()))
+
+
+def permutation_test(a, b) -> float:
+    """Two-sided exact permutation test of mean(a) - mean(b): the fraction of the ways of
+    splitting the pooled values into groups of len(a) and len(b) whose difference of means is
+    at least as large in size as the observed one (float64; every split enumerated)."""
+    import itertools
+
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"a permutation test needs at least 2 values per group, got "
+                         f"{len(a)} and {len(b)}; train more repeats")
+    pooled, n = np.concatenate([a, b]), len(a)
+    observed = abs(a.mean() - b.mean())
+    hits = total = 0
+    for idx in itertools.combinations(range(len(pooled)), n):
+        mask = np.zeros(len(pooled), dtype=bool)
+        mask[list(idx)] = True
+        hits += abs(pooled[mask].mean() - pooled[~mask].mean()) >= observed - 1e-12
+        total += 1
+    return hits / total
+
+
+ORDER_LEVEL = 0.05                  # an ordering of two rules is claimed below this p-value
+
+
+def rule_order(table, arch: str, column: str = "test_error") -> str:
+    """FA against BP on `arch`, decided by permutation_test over the stored repeats' final
+    values: 'FA lower', 'BP lower', 'not separated (p = ...)', or why it is not tested."""
+    final = final_rows(table[table.arch == arch]) if len(table) else table
+    values = {r: final[final.rule == r][column].dropna().to_numpy() for r in ("fa", "bp")} \
+        if len(final) and column in final else {"fa": [], "bp": []}
+    if min(len(values["fa"]), len(values["bp"])) < 2:
+        return (f"not tested ({len(values['fa'])} FA and {len(values['bp'])} BP runs stored; "
+                "the test needs 2 of each)")
+    p = permutation_test(values["fa"], values["bp"])
+    if p >= ORDER_LEVEL:
+        return f"not separated (p = {p:.2f}, {len(values['fa'])} + {len(values['bp'])} runs)"
+    lower = "FA" if values["fa"].mean() < values["bp"].mean() else "BP"
+    return f"{lower} lower (p = {p:.3f}, {len(values['fa'])} + {len(values['bp'])} runs)"
+
+
+def time_epoch(arch: str, rule: str, steps: int = 60, data_root=None) -> float:
+    """CPU seconds of one training epoch (600 minibatches of 100) of `arch` under `rule`,
+    timed over `steps` minibatches after 5 warm-up steps (time.process_time: the core's time,
+    not the wall clock, which other jobs on the machine stretch)."""
+    import time
+
+    from ..layers import after_optimizer_step
+
+    spec = next(s for s in run_specs(PAPER) if s["arch"] == arch and s["rule"] == rule)
+    (x, y), _ = run_data(task_of(arch), spec["input_scaling"], None, 0, data_root)
+    model, loss_fn = build_model(spec), squared_error(spec["target"])
+    opt = torch.optim.SGD(model.parameters(), lr=spec["lr"], weight_decay=spec["weight_decay"])
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+
+    def step(s: int) -> None:
+        idx = order[s * 100:(s + 1) * 100]
+        loss = loss_fn(model(x[idx]), y[idx], spec["loss_reduction"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        after_optimizer_step(model)
+
+    for s in range(5):
+        step(s)
+    start = time.process_time()
+    for s in range(5, 5 + steps):
+        step(s)
+    return (time.process_time() - start) * (len(x) // 100) / steps
+
+
+# What each item-5 reading changes, and the stated value (if any) it departs from.
+READING_NOTES = {
+    "initial_step": ("lr 1e-3 -> 1e-4 -> 1e-5 on the summed loss",
+                     "the text's rates are an example ('e.g.'): departs from none"),
+    "mean_loss": ("squared error averaged over the minibatch, lr 1e-2",
+                  "'standard mean squared error': departs from none"),
+    "feedback_fan_in": ("B ~ U[+-1/sqrt(fan_in)] (FA only)",
+                        "B 'scaled ... by trial and error': departs from none"),
+    "linear_outputs": ("linear output units", "departs from 'tanh units' if that covers the "
+                                              "outputs"),
+}
+
+
+def _mean_se(values, planned: int | None = None) -> str:
+    """'m ± se (k/K)' of final values; 'pending (0/K)' without any."""
+    k = len(values)
+    tail = f" ({k}/{planned})" if planned is not None else f" (n = {k})"
+    if k == 0:
+        return f"pending{tail}"
+    if k == 1:
+        return f"{values.mean():.2f}{tail}"
+    return f"{values.mean():.2f} ± {values.std(ddof=1) / k ** 0.5:.2f}{tail}"
+
+
+def closing_table(sweep, twelve, records: list[dict]):
+    """Every network and rule of Supp. Notes 5 and 9: the printed value, ours under the
+    plateau rule (mean ± standard error, stored/planned repeats), ours after the 12-epoch
+    reading, the epochs the converged runs took (median, range), the median wall time per
+    converged run, and what is still to come (queued on the CPU, or pending a GPU with the
+    estimated core-hours of one run)."""
+    import numpy as np
+    import pandas as pd
+
+    printed = {(a, r): v for a, r, _, v in PRINTED}
+    planned = {(c.arch, c.rule): int(c.planned) for c in sweep.cells.itertuples()}
+    final = final_rows(sweep.table) if len(sweep.table) else sweep.table
+    final12 = final_rows(twelve) if len(twelve) else twelve
+    used = epochs_used(sweep.table, records)
+    queued = {spec_key(s) for s in run_specs(PROFILES["quick"])}
+    stored_keys = set(sweep.table.run_key) if len(sweep.table) else set()
+    todo: dict = {}
+    for spec in run_specs(sweep.protocol):
+        key = spec_key(spec)
+        if key not in stored_keys:
+            cell = todo.setdefault((spec["arch"], spec["rule"]), [0, 0])
+            cell[0 if key in queued else 1] += 1
+    rows = []
+    for arch, rules in PAPER_NETS:
+        column = "test_error" if task_of(arch) == "classify" else "test_sse"
+        for rule in rules:
+            mine = final[(final.arch == arch) & (final.rule == rule)] if len(final) else final
+            values = mine[column].dropna() if len(mine) and column in mine else pd.Series([])
+            ref = final12[(final12.arch == arch) & (final12.rule == rule)] if len(final12) \
+                else final12
+            ref_values = ref[column].dropna() if len(ref) and column in ref else pd.Series([])
+            runs = used[(used.arch == arch) & (used.rule == rule)] if len(used) else used
+            k, total = len(values), planned.get((arch, rule), 0)
+            in_queue, not_queued = todo.get((arch, rule), (0, 0))
+            parts = ([f"{in_queue} queued on the CPU"] if in_queue else []) + \
+                ([f"{not_queued} not queued (at most {estimated_run_hours(arch):.1f} core-h "
+                  "each)"] if not_queued else [])
+            rows.append({
+                "network": arch, "rule": rule,
+                "printed": printed.get((arch, rule), "not printed"),
+                "ours, plateau rule": _mean_se(values, total) if total else "not planned",
+                "ours, 12 epochs": _mean_se(ref_values) if len(ref_values) else "not run",
+                "epochs (median, range)": (
+                    f"{np.median(runs.epochs):.0f} ({runs.epochs.min()}-{runs.epochs.max()})"
+                    if len(runs) else "-"),
+                "wall time per run (min)": (f"{np.median(runs['wall time (min)']):.0f}"
+                                            if len(runs) else "-"),
+                "still to come": "; ".join(parts) if parts else
+                ("complete" if total else "not in this profile")})
+    return pd.DataFrame(rows)
+
+
+def reading_rows(store, protocol_table):
+    """The item-5 readings (one repeat each) beside the protocol's repeat 0: final test error,
+    epochs used and the final saturated fraction of the hidden layer, per reading and rule."""
+    import pandas as pd
+
+    rows = []
+    base = protocol_table[protocol_table.repeat == 0] if len(protocol_table) else protocol_table
+    sources = [("plateau rule (protocol), repeat 0", base)] + \
+        [(name, reading_table(store, name)) for name in ITEM5_READINGS]
+    for name, table in sources:
+        net = table[table.arch == "784-1000-10"] if len(table) else table
+        final = final_rows(net) if len(net) else net
+        for rule in ("fa", "bp"):
+            run = final[final.rule == rule] if len(final) else final
+            if name in READINGS and rule not in dict(READINGS[name].nets)["784-1000-10"]:
+                continue
+            stored = len(run) > 0
+            rows.append({"reading": name, "what changes": READING_NOTES.get(name, ("-",))[0],
+                         "rule": rule,
+                         "test error (%)": float(run.test_error.iloc[0]) if stored else None,
+                         "epochs": int(run.epoch.iloc[0]) if stored else None,
+                         "saturated at the end": (float(run.saturated_1.iloc[0]) if stored
+                                                  and "saturated_1" in run else None)})
+    return pd.DataFrame(rows)
+
+
+def figure5_runs(profile: str = "paper", results="results", device: str = "cpu", data_root=None,
+                 train_missing: bool = False, overrides: dict | None = None,
+                 arch: str = "784-1000-10") -> dict:
+    """Everything the receptive-field chapter (Supp. Fig. 5) draws, in one call: the runs of
+    `arch` under the plateau rule when one repeat has all three variants stored, else those of
+    the 12-epoch reading (same store; none in a smoke store).  Returns {"sweep": the profile's
+    SweepResults (for the status line and provenance), "source": "plateau rule" | "12-epoch
+    reading", "table": the chosen runs' measurements, "fields": stored_fields of the lowest
+    complete repeat, "last_epoch": {rule: the epoch its fields are from}, "boundaries":
+    {rule: epochs after which its rate dropped} (that repeat), "planned": {rule: repeats
+    planned under the rule}}."""
+    sweep = load_runs(profile, results, device, data_root, train_missing, overrides)
+    net = sweep.table[sweep.table.arch == arch] if len(sweep.table) else sweep.table
+    complete = sorted(k for k, g in net.groupby("repeat") if set(g.rule) >= set(RULES)) \
+        if len(net) else []
+    source, table = "plateau rule", net
+    if not complete:
+        twelve = reading_table(sweep.store, "twelve_epochs")
+        twelve = twelve[twelve.arch == arch] if len(twelve) else twelve
+        if len(twelve):
+            source, table = "12-epoch reading", twelve
+            complete = sorted(k for k, g in twelve.groupby("repeat") if set(g.rule) >= set(RULES))
+    repeat = complete[0] if complete else None
+    fields = stored_fields(sweep, arch, repeat, table=table) if repeat is not None else {}
+    shown = table[table.repeat == repeat] if repeat is not None else table.iloc[:0]
+    bounds = stage_boundaries(shown) if len(shown) else {}
+    rule_of = dict(zip(shown.run_key, shown.rule)) if len(shown) else {}
+    planned = {c.rule: int(c.planned) for c in sweep.cells.itertuples() if c.arch == arch}
+    return {"sweep": sweep, "source": source, "table": table, "fields": fields,
+            "last_epoch": {r: int(g.epoch.max()) for r, g in shown.groupby("rule")},
+            "boundaries": {rule_of[k]: v for k, v in bounds.items()}, "planned": planned}
