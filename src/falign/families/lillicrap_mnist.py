@@ -979,7 +979,8 @@ def closing_table(sweep, twelve, records: list[dict]):
                 "network": arch, "rule": rule,
                 "printed": printed.get((arch, rule), "not printed"),
                 "ours, plateau rule": _mean_se(values, total) if total else "not planned",
-                "ours, 12 epochs": _mean_se(ref_values) if len(ref_values) else "not run",
+                "ours, 12 epochs": (_mean_se(ref_values, READINGS["twelve_epochs"].repeats)
+                                    if len(ref_values) else "not run"),
                 "epochs (median, range)": (
                     f"{np.median(runs.epochs):.0f} ({runs.epochs.min()}-{runs.epochs.max()})"
                     if len(runs) else "-"),
