@@ -140,32 +140,44 @@ _ = glue("gd_train_gain_last_100",
 # %% [markdown]
 # ## Where we agree and where we do not
 #
-# The sentences above are the comparison, recomputed whenever runs are added. The bullets below
-# were written when only the $n = 10$ column had runs (the `quick` profile's share of it) and
-# the $n = 25$ and $n = 50$ columns were pending GPU time; their numbers are recomputed from the
-# runs stored now: {glue:text}`repeats_stored_10:.0f` of {glue:text}`repeats_planned:.0f`
-# repeats per rule at $n = 10$, {glue:text}`repeats_stored_25:.0f` at $n = 25$ and
+# Our runs use Tiny-ImageNet classes in place of CIFAR-100, so a printed cell and ours are not
+# the same measurement: only orderings and trends compare. Each ordering the paper reads into
+# Table 1 is decided below by the test its row names (a one-sided Welch t-test over the stored
+# repeats at $\alpha = 0.05$; "undecided" while the repeats stored cannot decide it, "pending
+# compute" while a column has no runs). These are the scoreboard's rows, recomputed whenever
+# runs are added: {glue:text}`repeats_stored_10:.0f` of {glue:text}`repeats_planned:.0f`
+# repeats per rule are stored at $n = 10$, {glue:text}`repeats_stored_25:.0f` at $n = 25$ and
 # {glue:text}`repeats_stored_50:.0f` at $n = 50$.
-#
-# - **Agree: the ordering.** At $n = 10$ our rules fall in the paper's order, GD above sign-FA
-#   above adaFA above FA, with FA last, {glue:text}`fa_below_adafa:.1f` points below adaFA and
-#   {glue:text}`fa_below_gd:.1f` below GD.
-# - **Agree: alignment beats initialisation.** sign-FA, whose feedback tracks the sign of $W$
-#   at every step, ends above adaFA, whose feedback only starts equal to $W$: the paper's main
-#   reading of Table 1. The gap is {glue:text}`signfa_above_adafa:.1f` points (standard error
-#   of the difference {glue:text}`signfa_above_adafa_se:.1f`), against the paper's
-#   {glue:text}`paper_signfa_minus_adafa_10:.1f`.
-# - **Differ: the sizes of the gaps.** sign-FA trails GD by {glue:text}`gd_above_signfa:.1f`
+
+# %%
+from falign import registry
+
+orderings = registry.compare(k for k in registry.keys() if k.startswith("rk.table1.")
+                             and k.rsplit(".", 1)[1] not in ("fa", "adafa", "signfa", "bp"))
+orderings[["what", "printed", "ours", "runs", "status", "test"]]
+
+# %% [markdown]
+# - **The order of the means.** At $n = 10$ our means fall in the paper's order, GD above
+#   sign-FA above adaFA above FA, with FA {glue:text}`fa_below_adafa:.1f` points below adaFA
+#   and {glue:text}`fa_below_gd:.1f` below GD. Whether each step of that order holds at the
+#   test's threshold is the table's status column: sign-FA's lead over adaFA,
+#   {glue:text}`signfa_above_adafa:.1f` points (standard error of the difference
+#   {glue:text}`signfa_above_adafa_se:.1f`) against the paper's
+#   {glue:text}`paper_signfa_minus_adafa_10:.1f`, is the paper's main reading of Table 1
+#   ("alignment matters more than initialisation"), and the repeats stored decide it only when
+#   its row says so.
+# - **The sizes of the gaps differ.** sign-FA trails GD by {glue:text}`gd_above_signfa:.1f`
 #   points here, against {glue:text}`paper_gd_minus_signfa_10:.1f` in the paper, and adaFA's
 #   lead over FA ({glue:text}`fa_below_adafa:.1f` points) is smaller than the paper's
-#   {glue:text}`paper_adafa_minus_fa_10:.1f`. The stand-in is a harder task for this network
-#   than CIFAR-100 (GD's training accuracy still gains {glue:text}`gd_train_gain_last_100:.1f`
-#   points over the last 100 epochs and ends at {glue:text}`gd_train_final:.0f`%, see the
-#   curves), and gaps between rules tend to grow with difficulty, so we read these as properties
-#   of the stand-in, not of the rules; {glue:text}`repeats_stored_10:.0f` repeats per rule also
-#   leave standard errors of up to {glue:text}`largest_se:.1f` points.
-# - **Not yet checked**: how the gaps change with $n$, and whether every rule loses accuracy
-#   as $n$ grows. Those need the pending columns.
+#   {glue:text}`paper_adafa_minus_fa_10:.1f`. One measured difference: on the stand-in GD's
+#   training accuracy still gains {glue:text}`gd_train_gain_last_100:.1f` points over the last
+#   100 epochs and ends at {glue:text}`gd_train_final:.0f`%, so the task is not fitted in the
+#   schedule. *Hypothesis, not tested here:* gaps between rules grow with a task's difficulty,
+#   so the larger gaps are a property of the stand-in rather than of the rules. The standard
+#   errors reach {glue:text}`largest_se:.1f` points.
+# - **How the gaps change with $n$**, and whether every rule loses accuracy as $n$ grows, are
+#   the table's trend rows; they stay "pending compute" until the $n = 25$ and $n = 50$ columns
+#   have runs (the background queue trains two repeats of each).
 
 # %% [markdown]
 # ## Readings of the protocol at n = 10
