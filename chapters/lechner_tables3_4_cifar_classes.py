@@ -12,9 +12,11 @@
 #
 # **Dataset.** CIFAR-100 is not available where this book is built: every number of ours comes
 # from the **stand-in** named in the provenance card, $n$ classes drawn from the 50 Tiny-ImageNet
-# classes present, downsampled to 32×32 (500 training images per class, as in CIFAR-100; the 50
-# validation images per class as the test set). The printed values sit beside ours as a
-# reference, not as a target.
+# classes present, downsampled to 32×32 (500 training images per class, as in CIFAR-100, the
+# last 50 of them held out for selection; the 50 validation images per class as the test set).
+# With 50 classes present, $n$ = 50 is the whole pool: its samples share one class set and
+# differ only in seeds (weights, feedback, batch order). The printed values sit beside ours as
+# a reference, not as a target.
 
 # %% tags=["remove-cell"]
 # On Colab: clone the book (library and stored runs) and set it up; elsewhere: nothing.
@@ -33,10 +35,11 @@ device = "auto"            # auto picks CUDA when present
 results = "../results"     # result store root
 data_root = None           # data root (None: $FALIGN_DATA, then ./data)
 train_missing = False      # True: train every run not yet stored (resumable)
-overrides = {}             # protocol fields to change, e.g. {"classes_cifar": [3, 5]}
+overrides = {}             # protocol fields to change (both readings), e.g. {"samples": 5}
 
 # %%
 import numpy as np
+import pandas as pd
 from IPython.display import Markdown, display
 
 from falign import plots
@@ -44,20 +47,34 @@ from falign.chapters import glue, show_status
 from falign.families import lechner_mdfa
 
 plots.set_style()
-sweep = lechner_mdfa.load_tables((3, 4), profile, results, device, data_root, train_missing,
+# The text's protocol (selection on validation; Table 3's FC network at the quick profile) and,
+# beside it, the 20-epoch reading (both tables, n <= 10 at the quick profile).
+tuned = lechner_mdfa.load_tables((3, 4), profile, results, device, data_root, train_missing,
                                  overrides)
+sweep = lechner_mdfa.load_tables((3, 4), lechner_mdfa.READING_OF[profile], results, device,
+                                 data_root, train_missing, overrides)
+show_status(tuned)
 show_status(sweep)
-display(Markdown(f"Rendered at the **{profile}** profile: {lechner_mdfa.describe(sweep.protocol)['schedule']}; "
-                 f"{sweep.protocol.samples} class subset(s) per cell where the paper has five; "
-                 f"n = {', '.join(map(str, sweep.protocol.classes_cifar))}."))
-ours = lechner_mdfa.cell_summary(sweep.table, sweep.cells)
+display(Markdown(
+    f"Rendered at the **{profile}** profile: {lechner_mdfa.describe(tuned.protocol)['schedule']}; "
+    f"{tuned.protocol.samples} class subset(s) per cell where the paper has five; n = "
+    f"{', '.join(map(str, tuned.protocol.classes_cifar))}. Beside it, the **20-epoch reading** "
+    f"({lechner_mdfa.READING_OF[profile]}, n = {', '.join(map(str, sweep.protocol.classes_cifar))}): "
+    f"{lechner_mdfa.describe(sweep.protocol)['schedule']}."))
+ours = lechner_mdfa.cell_summary(sweep.table, sweep.cells)                   # 20-epoch reading
+ours_tuned = lechner_mdfa.cell_summary(tuned.table, tuned.cells, tuned.protocol)
+tuned_runs = lechner_mdfa.run_summary(tuned.table)
+reported = lechner_mdfa.final_runs(tuned_runs, tuned.protocol)
+sources = {"selected": ours_tuned, "20 epochs": ours}
 
 # %% [markdown]
 # ## How the runs are set up
 #
 # The protocol is that of the binarised tables (the previous chapter), with $n$ outputs and a
-# softmax cross-entropy instead of one output, and tanh only, as in the text. What the text
-# tuned per rule we fix once:
+# softmax cross-entropy instead of one output, and tanh only, as in the text: a rate per cell
+# chosen on held-out training images, every run trained until its validation accuracy stops
+# rising, reported at its best validation epoch; beside it the 20-epoch reading, the only one of
+# Table 4's CNN:
 
 # %%
 lechner_mdfa.readings()
@@ -67,20 +84,46 @@ lechner_mdfa.readings()
 #
 # Each cell: mean ± standard deviation over the class subsets, and for ours the subsets stored
 # of those planned; "training" is the highest training accuracy over the epochs, "test" the
-# accuracy after the last epoch.
+# test accuracy at the chosen rate and best validation epoch (selected runs) or after the last
+# epoch (20-epoch reading). Table 4's CNN has the 20-epoch reading only.
 
 # %%
-lechner_mdfa.classes_table(ours, 3)
+lechner_mdfa.classes_table(sources, 3)
 
 # %%
-lechner_mdfa.classes_table(ours, 4)
+lechner_mdfa.classes_table({"20 epochs": ours}, 4)
 
 # %% [markdown]
-# The same numbers against $n$ (open squares: printed, ± standard deviation; filled circles:
-# ours; dotted: chance, $100/n$):
+# The chosen configurations of Table 3's cells tuned so far (validation accuracy of subset 0 at
+# each rate, %), and BP's highest training accuracy against the printed values:
 
-# %% mystnb={"image": {"alt": "Four panels: highest training accuracy and test accuracy in percent against the number of classes n, for Table 3 (FC) and Table 4 (CNN), one colour per learning rule; printed values as open squares with standard-deviation bars, our stand-in runs as filled circles, chance as a dotted line."}}
-fig = lechner_mdfa.classes_figure(ours, (3, 4))
+# %%
+lechner_mdfa.chosen_table(tuned_runs, tuned.protocol, (3,))
+
+# %%
+lechner_mdfa.bp_fit(ours_tuned[ours_tuned.table == 3])
+
+# %% [markdown]
+# The same numbers against $n$, Table 3 from the selected runs and Table 4 from the 20-epoch
+# reading (open squares: printed, ± standard deviation; filled circles: ours; dotted: chance,
+# $100/n$):
+
+# %% mystnb={"image": {"alt": "Four panels: highest training accuracy and test accuracy in percent against the number of classes n, for Table 3 (FC, selected runs) and Table 4 (CNN, 20-epoch reading), one colour per learning rule; printed values as open squares with standard-deviation bars, our stand-in runs as filled circles, chance as a dotted line."}}
+fig = lechner_mdfa.classes_figure(pd.concat([ours_tuned[ours_tuned.table == 3],
+                                             ours[ours.table == 4]]), (3, 4))
+
+# %% [markdown]
+# The text's claims about Table 3 as orderings over the selected runs, paired by $n$ and subset
+# (the same classes and seeds), decided by a one-sided sign test at the 5% level:
+
+# %%
+fc3 = {"table": 3}
+lines = ["- " + lechner_mdfa.ordering(reported, a, b, fc3, v, w) for a, b, v, w in [
+    ("bp", "fa", "test", " in test accuracy, FC"),
+    ("fa", "dfa", "train", " in training accuracy, FC (printed: FA far above DFA at every n)"),
+    ("fa", "mdfa", "train", " in training accuracy, FC"),
+    ("mdfa", "dfa", "train", " in training accuracy, FC")]]
+display(Markdown("\n".join(lines)))
 
 # %%
 # Numbers for the prose: every column of Tables 3 and 4, ours and printed.
@@ -112,17 +155,20 @@ glue("mdfa_best_fa_rule_cnn_ours", sum(best_rule({k: v for k, v in mine.items() 
 glue("mdfa_over_dfa_fc_train_ours", sum(mine.get((3, n, "mdfa", "train"), np.nan)
                                         > mine.get((3, n, "dfa", "train"), np.nan) for n in ns))
 glue("ns", len(ns))
-train_below_test = sum(mine.get((t, n, r, "train"), np.nan) < mine.get((t, n, r, "test"), np.nan)
-                       for t, n in columns for r in ("bp", "dfa", "fa", "mdfa"))
-glue("ours_train_below_test", train_below_test)
-glue("cells", 4 * len(columns))
+for rule in ("dfa", "mdfa"):
+    glue(f"t3_3_{rule}_printed_gap", ref[3, 3, rule, "train"] - ref[3, 3, rule, "test"])
+    glue(f"t3_3_{rule}_printed_over_chance", ref[3, 3, rule, "train"] - 100.0 / 3)
+printed_gap = {(n, r): ref[3, n, r, "train"] - ref[3, n, r, "test"]
+               for n in (3, 5, 10, 25, 50) for r in ("bp", "dfa", "mdfa")}
+glue("t3_dfa_family_printed_max_gap", max(abs(v) for (n, r), v in printed_gap.items() if r != "bp"))
+glue("t3_bp_printed_min_gap", min(v for (n, r), v in printed_gap.items() if r == "bp"))
 _ = glue("paper1_mdfa_train", float(lechner_mdfa.printed((1,)).set_index(
     ["architecture", "activation", "rule", "set"])["mean"]["fc", "tanh", "mdfa", "train"]))
 
 # %% [markdown]
 # ## Reading the tables
 #
-# **Our networks fit far less.** At $n$ = {glue:text}`n0:.0f` BP reaches
+# **In the 20-epoch reading our networks fit far less.** At $n$ = {glue:text}`n0:.0f` BP reaches
 # {glue:text}`ours3_3_bp_train:.1f`% training accuracy with the FC network and
 # {glue:text}`ours4_3_bp_train:.1f`% with the CNN, where the text's BP fits every training
 # set (100%); at ten classes its test accuracy is
@@ -131,9 +177,9 @@ _ = glue("paper1_mdfa_train", float(lechner_mdfa.printed((1,)).set_index(
 # things differ from the text: the images (Tiny-ImageNet classes shrunk from 64 to 32 px
 # instead of CIFAR-100), and the schedule (20 epochs at one fixed rate for every rule, where
 # the text tuned epochs and rate per rule). The second alone keeps every training accuracy
-# here a lower bound, so what carries over is the ordering of the rules, not their levels.
+# of that reading a lower bound; the selected runs (above) remove it, the images remain.
 #
-# **The ordering differs from the text's.** In {glue:text}`bp_best_test_ours:.0f` of our
+# **The ordering differs from the text's** (20-epoch reading). In {glue:text}`bp_best_test_ours:.0f` of our
 # {glue:text}`columns:.0f` columns (both tables, every $n$) BP has the highest test accuracy.
 # The printed CNN table has DFA or mDFA above BP in {glue:text}`dfa_family_beats_bp_paper4:.0f`
 # of its {glue:text}`ns:.0f` columns up to ten classes, and the text reads it as mDFA beating
@@ -151,21 +197,28 @@ _ = glue("paper1_mdfa_train", float(lechner_mdfa.printed((1,)).set_index(
 # {glue:text}`ours3_10_fa_test:.1f`% against a chance level of 10%).
 #
 # **A printed row that does not fit.** The map of the text flags Table 3's FC DFA and mDFA
-# training accuracies, {glue:text}`paper3_3_dfa_train:.1f`% and
-# {glue:text}`paper3_3_mdfa_train:.1f`% at three classes: barely above chance, and *below*
-# their own test accuracies ({glue:text}`paper3_3_dfa_test:.1f` and
-# {glue:text}`paper3_3_mdfa_test:.1f`%), while the same FC tanh network trained by mDFA fits a
-# two-class pair completely in Table 1 ({glue:text}`paper1_mdfa_train:.1f`%) and the CNN of
-# Table 4 fits three classes completely ({glue:text}`paper4_3_mdfa_train:.1f`%). A training
-# accuracy below the test accuracy of the same runs is possible but unusual: in our runs it
-# happens in {glue:text}`ours_train_below_test:.0f` of the {glue:text}`cells:.0f` cells of
-# both tables. The captions are not swapped (the text's discussion of CNNs matches Table 4),
-# so the oddity sits in Table 3 itself: its DFA and mDFA columns look like runs that did not
-# train properly, and the text gives no reason. Our FC runs are a check: at three classes DFA reaches
-# {glue:text}`ours3_3_dfa_train:.1f`% and mDFA {glue:text}`ours3_3_mdfa_train:.1f`% training
-# accuracy against a chance level of {glue:text}`chance0:.1f`%; the FC network learns such tasks
-# with these rules, even in 20 epochs.
-#
+# training accuracies at three classes, {glue:text}`paper3_3_dfa_train:.1f`% and
+# {glue:text}`paper3_3_mdfa_train:.1f`%. They lie above their own test accuracies
+# ({glue:text}`paper3_3_dfa_test:.1f` and {glue:text}`paper3_3_mdfa_test:.1f`%, gaps of
+# {glue:text}`t3_3_dfa_printed_gap:.1f` and {glue:text}`t3_3_mdfa_printed_gap:.1f` points) and
+# {glue:text}`t3_3_dfa_printed_over_chance:.1f` and {glue:text}`t3_3_mdfa_printed_over_chance:.1f` points
+# above chance ({glue:text}`chance0:.1f`% at three classes), so nothing in the row is impossible.
+# What makes it odd is how little these networks fit: FA reaches
+# {glue:text}`paper3_3_fa_train:.1f`% and BP {glue:text}`paper3_3_bp_train:.1f`% with the same
+# network, the same FC tanh network trained by mDFA fits a two-class pair completely in Table 1
+# ({glue:text}`paper1_mdfa_train:.1f`%), and the CNN of Table 4 fits three classes completely
+# ({glue:text}`paper4_3_mdfa_train:.1f`%). Across all five $n$ the printed DFA and mDFA training
+# accuracies of Table 3 stay within {glue:text}`t3_dfa_family_printed_max_gap:.1f` points of their
+# test accuracies, a generalisation gap near zero, where BP's is
+# {glue:text}`t3_bp_printed_min_gap:.1f` points or more. One hypothesis, which the text does not
+# settle: these runs stopped far short of a fit (a small rate or few epochs chosen on
+# validation). The captions are not swapped (the text's discussion of CNNs matches Table 4).
+# Our selected runs, trained until validation accuracy stops rising, are the check:
+
+# %%
+display(Markdown(lechner_mdfa.fit_check(ours_tuned, 3, 3)))
+
+# %% [markdown]
 # **With several outputs DFA and mDFA no longer share a network.** In the binary tables the
 # two rules start as one network and part only where mDFA's projection acts (previous
 # chapter). With $n$ outputs the feedback of a hidden unit is a row of $n$ numbers; mDFA's
@@ -175,6 +228,11 @@ _ = glue("paper1_mdfa_train", float(lechner_mdfa.printed((1,)).set_index(
 
 # %% [markdown]
 # ## Provenance
+#
+# The selected runs, then the 20-epoch reading.
+
+# %%
+lechner_mdfa.provenance(tuned)
 
 # %%
 lechner_mdfa.provenance(sweep)

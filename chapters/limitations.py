@@ -60,7 +60,10 @@ grids = [("noisy_mnist", "paper", "Figures 2-4, Table 3 (R&K)", "MNIST (the pape
          ("lenet_cifar", "paper", "Table 1, Figures 5-7 (R&K)", "stand-in for CIFAR-100"),
          ("resnet_tiny_imagenet", "paper", "Table 2 (R&K)", "Tiny-ImageNet (the paper's)"),
          ("lillicrap_mnist", "paper", "Supp. Notes 5, 9 (Lillicrap)", "MNIST (the paper's)"),
-         ("lechner_mdfa", "quick", "Tables 1-6 (Lechner)", "stand-ins for CIFAR-100, ImageNet")]
+         ("lechner_mdfa", "quick", "Tables 1-3, 5 FC (Lechner), selected on validation",
+          "stand-ins for CIFAR-100, ImageNet"),
+         ("lechner_mdfa", "20_epochs", "Tables 1-6 (Lechner), 20-epoch reading",
+          "stand-ins for CIFAR-100, ImageNet")]
 rows = []
 for family, prof, items, data in grids:
     sweep = ctx.sweep(family, prof)

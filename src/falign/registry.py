@@ -1025,7 +1025,7 @@ def _lechner_table_entries():
     out = []
     for (t, arch, act, n, rule), v in cells.iterrows():
         def evaluate(ctx, t=t, arch=arch, act=act, n=n, rule=rule):
-            sweep = ctx.sweep("lechner_mdfa", "quick")
+            sweep = ctx.sweep("lechner_mdfa", "20_epochs")
             if sweep is None:
                 return {"status": NOT_COMPARABLE, "reason": "stand-in; no run stored"}
             if "lechner_cells" not in ctx.cache:
