@@ -1,5 +1,6 @@
-"""Figures of the book: one colour and one label per learning rule everywhere, seaborn styling,
-axes labelled with units."""
+"""Figures of the book: one colour, one line style and one marker per learning rule everywhere
+(so a legend never relies on colour alone), seaborn styling, axes labelled with units, PNGs at
+twice the display density."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -9,23 +10,98 @@ import seaborn as sns
 
 from .rules import RULES
 
-# Okabe-Ito / seaborn "colorblind" hues, fixed per rule so every chapter agrees.
+# Fixed per rule so every chapter agrees.  The paper's four rules keep the Okabe-Ito hues the
+# book has always used (grey GD, blue FA, green adaFA, vermillion sign-FA); the other four were
+# chosen by a search over a 9 x 9 x 9 sRGB grid (lightness 25-72 in CAM02-UCS, readable on
+# white) for the largest smallest pairwise difference under normal vision and three simulated
+# colour-vision deficiencies (full severity): each of the four differs from every other rule by
+# at least 14.1 CAM02-UCS units under all four kinds of vision, the closest pair of all eight
+# being the old FA/adaFA pair at 11.4 (tests/test_palette.py checks 10 for every pair).  DFA's
+# maroon and mDFA's lavender replace an orange that sat near sign-FA's vermillion and a sky blue
+# that sat near FA's blue.
 RULE_COLORS = {
     "bp": "#4d4d4d", "fa": "#0173b2", "adafa": "#029e73", "signfa": "#d55e00",
-    "frsf": "#cc78bc", "brsf": "#ca9161", "dfa": "#de8f05", "mdfa": "#56b4e9",
+    "frsf": "#2020df", "brsf": "#602060", "dfa": "#800000", "mdfa": "#9f80ff",
 }
 RULE_LABELS = {
     "bp": "BP (GD)", "fa": "FA", "adafa": "adaFA", "signfa": "sign-FA (uSF)",
     "frsf": "frSF", "brsf": "brSF", "dfa": "DFA", "mdfa": "mDFA",
 }
-assert set(RULE_COLORS) == set(RULES) == set(RULE_LABELS)
+# Dash patterns (seaborn's form: "" is solid, else on/off lengths in line widths) and markers,
+# one of each per rule, all different, so a greyscale print or a reader who cannot tell two
+# hues apart still tells the lines apart.
+RULE_DASHES = {
+    "bp": "", "fa": (4, 1.5), "adafa": (1, 1), "signfa": (6, 1.5, 1, 1.5),
+    "frsf": (2, 1, 2, 3), "brsf": (8, 2), "dfa": (3, 1, 1, 1, 1, 1), "mdfa": (1, 2.5),
+}
+RULE_MARKERS = {
+    "bp": "o", "fa": "s", "adafa": "^", "signfa": "D",
+    "frsf": "v", "brsf": "P", "dfa": "X", "mdfa": "*",
+}
+assert set(RULE_COLORS) == set(RULES) == set(RULE_LABELS) == set(RULE_DASHES) == set(RULE_MARKERS)
+
+# Figures are stored as PNG (SVG text carries ids and coordinates that vary between renders,
+# which nbval would compare) at twice the pixels of their displayed size: the notebook output
+# carries the display width, so a phone's or a zoomed desktop's 2x screen stays sharp.
+FIGURE_DPI = 110            # display size: inches x FIGURE_DPI pixels
+DENSITY = 2                 # stored pixels per displayed pixel
+
+
+def rule_style(rule: str) -> dict:
+    """Matplotlib keyword arguments that draw `rule` as the whole book draws it: its colour,
+    its line style and its marker ({"color", "linestyle", "marker"})."""
+    if rule not in RULE_COLORS:
+        raise ValueError(f"unknown rule {rule!r}; the book styles {sorted(RULE_COLORS)} "
+                         "(falign.rules.RULES)")
+    dashes = RULE_DASHES[rule]
+    return {"color": RULE_COLORS[rule], "linestyle": "-" if dashes == "" else (0, dashes),
+            "marker": RULE_MARKERS[rule]}
 
 
 def set_style() -> None:
-    """The book's plotting and table style (call once per chapter)."""
+    """The book's plotting and table style (call once per chapter): seaborn's white grid, and
+    in a notebook, figures stored as PNG at DENSITY times their displayed pixels."""
     pd.set_option("display.max_colwidth", None)          # provenance lines are long
     sns.set_theme(context="notebook", style="whitegrid", font_scale=0.95)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.bbox": "tight"})
+    plt.rcParams.update({"figure.dpi": FIGURE_DPI, "savefig.bbox": "tight"})
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:                      # plain Python: nothing is displayed inline
+        return
+    if get_ipython() is not None:
+        # "retina" saves at 2 x figure.dpi and records the 1x width and height in the output's
+        # metadata, which myst-nb writes into the page's <img width height>.
+        assert DENSITY == 2, "the inline backend's retina format doubles, no other factor"
+        set_matplotlib_formats("retina")
+
+
+def labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """Adds a 'method' column with the book's label of each rule."""
+    return table.assign(method=table.rule.map(RULE_LABELS))
+
+
+def palette(rules) -> dict[str, str]:
+    """{label: colour} for the given rules, in the book's rule order."""
+    return {RULE_LABELS[r]: RULE_COLORS[r] for r in RULE_COLORS if r in set(rules)}
+
+
+def style_maps(rules) -> dict:
+    """seaborn keyword arguments mapping the 'method' column (labelled()) to each rule's
+    colour, dash pattern and marker: hue and style both follow the rule, so the legend shows
+    all three at once."""
+    rules = [r for r in RULE_COLORS if r in set(rules)]
+    labels = [RULE_LABELS[r] for r in rules]
+    return {"hue": "method", "hue_order": labels, "palette": palette(rules),
+            "style": "method", "style_order": labels,
+            "dashes": {RULE_LABELS[r]: RULE_DASHES[r] for r in rules},
+            "markers": {RULE_LABELS[r]: RULE_MARKERS[r] for r in rules}}
+
+
+def _quiet_log_minor(ax, axis: str = "y") -> None:
+    """No labels on a log axis's minor ticks: on narrow panels they overlap the major ones."""
+    from matplotlib.ticker import NullFormatter
+    getattr(ax, f"{axis}axis").set_minor_formatter(NullFormatter())
 
 
 def labelled(table: pd.DataFrame) -> pd.DataFrame:
@@ -47,13 +123,15 @@ def over_epochs(table: pd.DataFrame, y: str, ylabel: str, *, widths=None, col_wr
     (mean over repeats, band = one standard error).  `reference`: a number, or a function of
     the panel's value, drawn dotted."""
     data = labelled(table if widths is None else table[table.width.isin(widths)])
-    grid = sns.relplot(data=data, x="epoch", y=y, hue="method", col=col, col_wrap=col_wrap,
-                       kind="line", errorbar="se", palette=palette(data.rule.unique()),
-                       hue_order=list(palette(data.rule.unique())), height=height,
+    # markers every tenth of the line: enough to name the rule, few enough to keep it a line
+    grid = sns.relplot(data=data, x="epoch", y=y, col=col, col_wrap=col_wrap,
+                       kind="line", errorbar="se", **style_maps(data.rule.unique()),
+                       markevery=0.1, markersize=4, height=height,
                        aspect=1.15, linewidth=1.2, facet_kws={"sharey": sharey})
     for ax, value in zip(grid.axes.flat, grid.col_names):
         if logy:
             ax.set_yscale("log")
+            _quiet_log_minor(ax)
         if reference is not None:
             level = reference(value) if callable(reference) else reference
             ax.axhline(level, color="black", lw=0.9, ls=":", label=reference_label)
@@ -88,11 +166,10 @@ def accuracy_curves(table: pd.DataFrame, *, height: float = 2.3, row: str = "n_c
     long["acc"] *= 100.0
     long["split"] = long.split.map({"train_acc": "train (running)", "test_acc": "test"})
     data = labelled(long)
-    grid = sns.relplot(data=data, x="epoch", y="acc", hue="method", col="split",
+    grid = sns.relplot(data=data, x="epoch", y="acc", col="split",
                        row=row, row_order=sorted(data[row].unique()), kind="line", errorbar="se",
-                       palette=palette(data.rule.unique()),
-                       hue_order=list(palette(data.rule.unique())), height=height, aspect=1.4,
-                       linewidth=1.1, facet_kws={"sharey": "row"})
+                       **style_maps(data.rule.unique()), markevery=0.1, markersize=4,
+                       height=height, aspect=1.4, linewidth=1.1, facet_kws={"sharey": "row"})
     grid.set_titles(f"{row_title}, {{col_name}}")
     grid.set_axis_labels("epoch", "accuracy (%)")
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
@@ -105,13 +182,11 @@ def against_width(final: pd.DataFrame, panels: dict[str, str], *, ncols: int = 2
     """Final values against width: one panel per {column: axis label}, one line per rule,
     error bars = one standard error over repeats."""
     data = labelled(final)
-    pal = palette(data.rule.unique())
     nrows = int(np.ceil(len(panels) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, height * nrows), squeeze=False)
     for ax, (column, label) in zip(axes.flat, panels.items()):
-        sns.lineplot(data=data, x="width", y=column, hue="method", hue_order=list(pal),
-                     palette=pal, marker="o", errorbar="se", err_style="bars", ax=ax,
-                     legend=ax is axes.flat[0])
+        sns.lineplot(data=data, x="width", y=column, **style_maps(data.rule.unique()),
+                     errorbar="se", err_style="bars", ax=ax, legend=ax is axes.flat[0])
         ax.set(xlabel="hidden width (units)", ylabel=label)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
@@ -128,15 +203,19 @@ def against_width(final: pd.DataFrame, panels: dict[str, str], *, ncols: int = 2
 
 
 def deviation_vs_width(ours: pd.DataFrame, paper: pd.DataFrame) -> plt.Figure:
-    """Table 3 as a picture: our mean deviation per width (solid, error bars = SE) beside the
-    paper's (dashed), log scale, one colour per rule."""
+    """Table 3 as a picture: our mean deviation per width (solid line, filled markers, error
+    bars = SE) beside the paper's (dotted line, open markers), log scale; colour and marker
+    name the rule."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for rule in [r for r in RULE_COLORS if r in set(ours.rule)]:
         o, p = ours[ours.rule == rule], paper[paper.rule == rule]
-        ax.errorbar(o.width, o["mean"], yerr=o.se.fillna(0), color=RULE_COLORS[rule],
-                    marker="o", ms=4, lw=1.4, capsize=2, label=f"{RULE_LABELS[rule]} (ours)")
-        ax.errorbar(p.width, p["mean"], yerr=p.se, color=RULE_COLORS[rule], marker="s", ms=3,
-                    lw=1, ls="--", alpha=0.6, capsize=2, label=f"{RULE_LABELS[rule]} (paper)")
+        colour, marker = RULE_COLORS[rule], RULE_MARKERS[rule]
+        ax.errorbar(o.width, o["mean"], yerr=o.se.fillna(0), color=colour,
+                    marker=marker, ms=5, lw=1.4, capsize=2, label=f"{RULE_LABELS[rule]} (ours)")
+        ax.errorbar(p.width, p["mean"], yerr=p.se, color=colour, marker=marker, ms=5,
+                    mfc="white", lw=1, ls=":", alpha=0.7, capsize=2,
+                    label=f"{RULE_LABELS[rule]} (paper)")
+    _quiet_log_minor(ax)
     ax.set(yscale="log", xlabel="hidden width (units)",
            ylabel="mean |P(t)/P(0) - 1| (unitless)")
     ax.legend(ncol=2, fontsize=7.5, frameon=False, loc="upper right")
@@ -148,9 +227,10 @@ def deviation_vs_conditioning(runs: pd.DataFrame) -> plt.Figure:
     """One point per run: its Table 3 deviation against its smallest initial potential
     |P_j(0)| (columns 'deviation', 'min_abs_p0', 'rule'), log-log, one colour per rule."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    colours = palette(runs.rule)
-    sns.scatterplot(data=labelled(runs), x="min_abs_p0", y="deviation", hue="method",
-                    hue_order=list(colours), palette=colours, s=22, alpha=0.8, linewidth=0, ax=ax)
+    maps = style_maps(runs.rule.unique())
+    maps.pop("dashes")                               # points, not lines
+    sns.scatterplot(data=labelled(runs), x="min_abs_p0", y="deviation", **maps, s=26,
+                    alpha=0.8, linewidth=0, ax=ax)
     ax.set(xscale="log", yscale="log", xlabel="smallest |P_j(0)| in the run (unitless)",
            ylabel="run's mean |P(t)/P(0) - 1| (unitless)")
     ax.legend(title=None, fontsize=7.5, frameon=False, loc="upper right")
@@ -163,11 +243,12 @@ def readings_deviation(table: pd.DataFrame, column: str = "neuron_deviation_weig
     """Final deviation against width, one panel per protocol reading, one line per rule."""
     last = table.groupby("run_key")["epoch"].transform("max")
     data = labelled(table[table.epoch == last])
-    pal = palette(data.rule.unique())
-    grid = sns.relplot(data=data, x="width", y=column, hue="method", hue_order=list(pal),
-                       palette=pal, col="reading", col_wrap=col_wrap, kind="line",
-                       marker="o", height=2.3, aspect=1.1, errorbar="se")
+    grid = sns.relplot(data=data, x="width", y=column, **style_maps(data.rule.unique()),
+                       col="reading", col_wrap=col_wrap, kind="line",
+                       height=2.3, aspect=1.1, errorbar="se")
     grid.set(yscale="log")
+    for ax in grid.axes.flat:
+        _quiet_log_minor(ax)
     grid.set_titles("{col_name}", size=9)
     grid.set_axis_labels("hidden width (units)", "mean |r_j - 1| (unitless)")
     sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
@@ -178,18 +259,19 @@ def readings_deviation(table: pd.DataFrame, column: str = "neuron_deviation_weig
 def accuracy_vs_classes(ours: pd.DataFrame, paper: pd.DataFrame, *, ylabel: str = "test accuracy (%)"
                         ) -> plt.Figure:
     """Table 1 or 2 as a figure: final accuracy against the number of classes, ours (filled
-    circles, solid, error bars = one standard error) beside the paper's (open squares,
-    dashed).  Both tables are long: n_classes, rule, mean, se."""
+    markers, solid, error bars = one standard error) beside the paper's (open markers,
+    dotted); colour and marker name the rule.  Both tables are long: n_classes, rule, mean,
+    se."""
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     for rule in [r for r in RULE_COLORS if r in set(paper.rule) | set(ours.rule)]:
         o = ours[(ours.rule == rule)].dropna(subset=["mean"])
         p = paper[paper.rule == rule]
-        colour = RULE_COLORS[rule]
+        colour, marker = RULE_COLORS[rule], RULE_MARKERS[rule]
         if len(o):
-            ax.errorbar(o.n_classes, o["mean"], yerr=o.se.fillna(0), color=colour, marker="o",
-                        lw=1.4, capsize=3, label=f"{RULE_LABELS[rule]}, ours")
-        ax.errorbar(p.n_classes, p["mean"], yerr=p.se, color=colour, marker="s", ms=5,
-                    mfc="white", ls="--", lw=1, capsize=3, label=f"{RULE_LABELS[rule]}, paper")
+            ax.errorbar(o.n_classes, o["mean"], yerr=o.se.fillna(0), color=colour, marker=marker,
+                        ms=6, lw=1.4, capsize=3, label=f"{RULE_LABELS[rule]}, ours")
+        ax.errorbar(p.n_classes, p["mean"], yerr=p.se, color=colour, marker=marker, ms=6,
+                    mfc="white", ls=":", lw=1, capsize=3, label=f"{RULE_LABELS[rule]}, paper")
     ax.set_xticks(sorted(set(paper.n_classes)))
     ax.set_xlabel("number of classes n")
     ax.set_ylabel(ylabel)
@@ -209,14 +291,13 @@ def alignment_by_depth(table: pd.DataFrame, layers, *, epochs=None, height: floa
                      var_name="layer", value_name="cos")
     long["depth"] = long.layer.str.removeprefix("cos_wb_").map({n: k for k, n in enumerate(layers)})
     data = labelled(long)
-    grid = sns.relplot(data=data, x="depth", y="cos", hue="method", col="epoch",
-                       row="n_classes", kind="line", marker="o", markersize=4,
-                       errorbar="se", palette=palette(data.rule.unique()),
-                       hue_order=list(palette(data.rule.unique())), height=height,
+    grid = sns.relplot(data=data, x="depth", y="cos", col="epoch",
+                       row="n_classes", kind="line", markersize=5,
+                       errorbar="se", **style_maps(data.rule.unique()), height=height,
                        aspect=1.9, linewidth=1.1)
     for ax in grid.axes.flat:
         ax.set_xticks(range(len(layers)))
-        ax.set_xticklabels(layers, rotation=90, fontsize=7)
+        ax.set_xticklabels(layers, rotation=90, fontsize=8.5)
         ax.axhline(0.0, color="black", lw=0.8, ls=":")
     grid.set_titles("n = {row_name}, after epoch {col_name}")
     grid.set_axis_labels("layer (input → output)", "cos(W, B)  (unitless)")
@@ -264,7 +345,7 @@ def rule_cost_ratios(cases: pd.DataFrame, limit: float = 1.05) -> plt.Figure:
                 continue
             row = hit.iloc[0]
             ax.errorbar(row.ratio, y, xerr=[[row.ratio - row.ratio_q1], [row.ratio_q3 - row.ratio]],
-                        fmt="o", ms=5, color=RULE_COLORS[rule], capsize=2)
+                        fmt=RULE_MARKERS[rule], ms=6, color=RULE_COLORS[rule], capsize=2)
         ax.axvline(1.0, **BASELINE_STYLE)
         ax.axvline(limit, color="black", lw=0.9, ls=":")
         ax.set_title(f"{model}\n{device}", fontsize=8)
@@ -290,9 +371,10 @@ def cost_vs_width(cases: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
     for name, part in cases.groupby("candidate", sort=False):
         part = part.sort_values("width")
-        style = (dict(BASELINE_STYLE, label="BP, plain autograd") if name not in RULE_COLORS
-                 else {"color": RULE_COLORS[name], "label": RULE_LABELS[name], "lw": 1.3})
-        ax.plot(part.width, part.median_ms, marker="o", ms=3.5, **style)
+        style = (dict(BASELINE_STYLE, label="BP, plain autograd", marker=".")
+                 if name not in RULE_COLORS
+                 else dict(rule_style(name), label=RULE_LABELS[name], lw=1.3))
+        ax.plot(part.width, part.median_ms, ms=4, **style)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     _plain_ticks(ax, sorted(cases.width.unique()))
