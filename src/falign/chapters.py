@@ -45,8 +45,8 @@ class SweepResults:
         if self.complete:
             return f"all {self.expected} runs of the '{self.profile}' profile are stored."
         return (f"{self.stored} of {self.expected} runs of the '{self.profile}' profile of "
-                f"{self.family} are stored; the figures show those. `{self.command()}` (or `make reproduce "
-                f"PROFILE={self.profile}`) trains the rest (finished runs are kept).")
+                f"{self.family} are stored; the figures show those. `{self.command()}` trains "
+                "the rest (finished runs are kept).")
 
     def pending_cells(self) -> pd.DataFrame:
         return self.cells[self.cells.stored < self.cells.planned]
@@ -177,53 +177,216 @@ def live_provenance_card(profile: str, setup: dict, wall_time_s: float,
     return pd.DataFrame({"": list(card.values())}, index=list(card))
 
 
-def status_banner(sweep: SweepResults):
-    """A warning box, for the top of a chapter, when its grid is only partly trained: which
-    cells have how many repeats, and the command that trains the rest.  None when complete."""
+# No run of any family has been trained on a GPU yet, so a GPU's time is not measured.  Until one
+# is, the re-run box turns the measured CPU time into a range with this assumed speed-up of one
+# GPU over one CPU core (small MLPs gain little from a GPU, ResNet-18 at 224 px a lot), and calls
+# it an estimate; runs stored from a GPU replace the range by their measured time.
+GPU_SPEEDUP_ASSUMED = (10, 100)
+
+
+def _hours(seconds: float) -> str:
+    """A duration for the re-run box: minutes under an hour, else hours to two figures."""
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours < 10 else f"{hours:.0f} h"
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def _processor(device: str) -> str:
+    """'cpu: Intel(R) Xeon(R) Processor (2 cores, 1 threads)' -> 'Intel Xeon'."""
+    name = device.split(":", 1)[-1].split("(2 cores")[0].split(" (")[0]
+    return " ".join(w for w in name.replace("(R)", "").replace("(TM)", "").split()
+                    if w.lower() != "processor")
+
+
+def rerun_costs(family: str, results: str | Path, profiles=None) -> pd.DataFrame:
+    """Per profile of `family` (smoke, the tests' profile, left out): runs planned and stored,
+    the CPU time the stored runs took (sum of their recorded wall times, from provenance), the
+    processors they ran on, an estimate of the CPU time the missing runs need (each missing
+    run priced at the median wall time of the stored runs of its grid cell; in a cell with
+    none, at the family's cost(spec) times the median seconds per unit of cost when the family
+    prices its runs, else at the median of all stored runs), and the GPU time: measured when runs trained on a GPU are
+    stored, else a range from GPU_SPEEDUP_ASSUMED (an estimate, and said to be one)."""
+    fam = get_family(family)
+    profiles = [p for p in fam.PROFILES if p != "smoke"] if profiles is None else list(profiles)
+    unknown = sorted(set(profiles) - set(fam.PROFILES))
+    if unknown:
+        raise ValueError(f"unknown profile(s) {unknown} of {family}; profiles: {sorted(fam.PROFILES)}")
+    cell_of = (lambda spec: tuple(spec.get(c) for c in fam.CELL)) if hasattr(fam, "CELL") \
+        else (lambda spec: ())
+    rows = []
+    for profile in profiles:
+        store = ResultStore(results, fam.store_name(profile))
+        # a staged family plans its later stages from the runs stored (falign.sweep)
+        planned = {spec_key(s): s for s in planned_specs(fam, fam.PROFILES[profile], store)}
+        records = [r for r in store.records() if r["key"] in planned] if store.folder.is_dir() else []
+        cpu = [r for r in records if str(r["provenance"].get("device", "")).startswith("cpu")]
+        gpu = [r for r in records if str(r["provenance"].get("device", "")).startswith("cuda")]
+        per_cell: dict[tuple, list[float]] = {}
+        for r in cpu:
+            per_cell.setdefault(cell_of(r["spec"]), []).append(r["provenance"]["wall_time_s"])
+        every = [t for times in per_cell.values() for t in times]
+        stored = {r["key"] for r in records}
+        missing = [s for k, s in planned.items() if k not in stored]
+        # a family that prices its runs (cost(spec), e.g. lechner_mdfa) scales an empty cell
+        # from the median seconds per unit of cost; others take the median stored run
+        per_unit = (float(pd.Series([r["provenance"]["wall_time_s"] / fam.cost(r["spec"])
+                                     for r in cpu]).median())
+                    if hasattr(fam, "cost") and cpu else None)
+
+        def priced(spec) -> float:
+            if cell_of(spec) in per_cell:
+                return float(pd.Series(per_cell[cell_of(spec)]).median())
+            return fam.cost(spec) * per_unit if per_unit is not None else \
+                float(pd.Series(every).median())
+
+        left = sum(priced(s) for s in missing) if every else float("nan")
+        rows.append({"profile": profile, "planned": len(planned), "stored": len(stored),
+                     "cpu_s_stored": sum(r["provenance"]["wall_time_s"] for r in cpu),
+                     "cpu_runs": len(cpu),
+                     "processors": ", ".join(sorted({_processor(r["provenance"]["device"])
+                                                     for r in cpu})),
+                     "cpu_s_left_estimate": left if missing else 0.0,
+                     "gpu_s_stored": sum(r["provenance"]["wall_time_s"] for r in gpu),
+                     "gpu_runs": len(gpu)})
+    return pd.DataFrame(rows)
+
+
+def chapters_reading(family: str) -> list[str]:
+    """The chapters whose source names `family` (the pages to re-render after training)."""
+    from .notebooks import CHAPTERS
+
+    return sorted(p.stem for p in CHAPTERS.glob("*.py") if f'"{family}"' in p.read_text())
+
+
+def rerun_box(sweep: SweepResults, profiles=None):
+    """The "Re-run this chapter" box (HTML, for the top of a chapter): the runs stored of
+    planned and the grid cells still empty or short of repeats at the chapter's profile; then,
+    folded, one command per profile with the CPU time its stored runs took (from their
+    provenance) and an estimate for the runs left, the GPU time (an estimate until a GPU run is
+    stored), what --budget-min and --workers do, and the command that re-renders the page."""
     from html import escape
 
     from IPython.display import HTML
 
-    if sweep.complete:
-        return None
+    costs = rerun_costs(sweep.family, sweep.store.folder.parent, profiles)
     pending = sweep.pending_cells()
-    cell_cols = [c for c in pending.columns if c not in ("stored", "planned")]
-    by_cell = {}
+    cell_cols = [c for c in pending.columns if c not in ("stored", "planned", "rule")]
+    empty, short = {}, {}
     for row in pending.itertuples(index=False):
-        key = ", ".join(f"{c} = {getattr(row, c)}" for c in cell_cols if c != "rule")
-        by_cell.setdefault(key, []).append(f"{row.rule} {row.stored}/{row.planned}")
-    items = "".join(f"<li>{escape(k)}: {escape('; '.join(v))}</li>" for k, v in by_cell.items())
+        key = ", ".join(f"{c} = {getattr(row, c)}" for c in cell_cols) or "the grid"
+        target = empty if row.stored == 0 else short
+        target.setdefault(key, []).append(
+            f"{row.rule}" if row.stored == 0 else f"{row.rule} {row.stored}/{row.planned}")
+    if sweep.complete:
+        state = (f"All {sweep.expected} runs of the \u2018{sweep.profile}\u2019 profile are "
+                 "stored; every cell is full.")
+    else:
+        state = (f"{sweep.stored} of {sweep.expected} runs of the \u2018{sweep.profile}\u2019 "
+                 "profile are stored; what is shown uses those.")
+    lists = ""
+    if empty:
+        lists += ("<p>Cells still empty (no run stored):</p><ul>" + "".join(
+            f"<li>{escape(k)}: {escape(', '.join(v))}</li>" for k, v in empty.items()) + "</ul>")
+    if short:
+        lists += ("<p>Cells short of repeats (stored/planned):</p><ul>" + "".join(
+            f"<li>{escape(k)}: {escape('; '.join(v))}</li>" for k, v in short.items()) + "</ul>")
+    lo, hi = GPU_SPEEDUP_ASSUMED
+    rows = []
+    for c in costs.itertuples(index=False):
+        command = (f"python -m falign.runs train {sweep.family} --profile {c.profile} "
+                   "--budget-min 60 --workers 1")
+        if c.cpu_runs:
+            cpu = (f"measured: {_hours(c.cpu_s_stored)} for the {_runs(c.cpu_runs)} stored "
+                   f"({escape(c.processors)})")
+            if c.planned > c.stored:
+                cpu += (f"; the {_runs(c.planned - c.stored)} left: about "
+                        f"{_hours(c.cpu_s_left_estimate)} (an estimate: each priced at the median "
+                        "stored run of its cell, or scaled from the stored runs where its own "
+                        "cell has none)")
+            total = c.cpu_s_stored + c.cpu_s_left_estimate
+        else:
+            cpu, total = "not measured: no run of this profile is stored yet", float("nan")
+        if c.gpu_runs:
+            gpu = (f"measured: {_hours(c.gpu_s_stored)} for the {_runs(c.gpu_runs)} trained on "
+                   "a GPU")
+        elif total == total:
+            gpu = (f"estimate, not measured: {_hours(total / hi)} to {_hours(total / lo)} for "
+                   f"the whole profile (the CPU time at an assumed {lo} to {hi}\u00d7 speed-up)")
+        else:
+            gpu = "not measured, and no CPU run to estimate it from"
+        rows.append(f"<tr><td>{escape(c.profile)}</td><td>{c.stored} of {c.planned}</td>"
+                    f"<td><code>{escape(command)}</code></td><td>{cpu}</td><td>{gpu}</td></tr>")
+    pages = chapters_reading(sweep.family)
+    render = (" ".join(pages) if pages else "&lt;chapter&gt;")
     return HTML(
-        '<div class="admonition warning"><p class="admonition-title">Partly trained: '
-        f'{sweep.stored} of {sweep.expected} runs of the \u2018{escape(sweep.profile)}\u2019 '
-        'profile</p><p>What is shown uses the stored runs only. Cells still missing repeats '
-        f'(stored/planned):</p><ul>{items}</ul><p>Train the rest (resumable, in jobs of any '
-        f'length): <code>{escape(sweep.command())} --budget-min 9</code>, on a GPU with '
-        '<code>--device cuda --workers 8</code>; then re-render with '
-        '<code>make notebooks</code>.</p></div>')
+        f'<div class="admonition {"note" if sweep.complete else "warning"} falign-rerun">'
+        '<p class="admonition-title">Re-run this chapter</p>'
+        f"<p>{escape(state)}</p>{lists}"
+        "<details><summary>How to re-run it: one command per profile, and what each costs"
+        "</summary><table class=\"falign-rerun-table\"><thead><tr><th>profile</th>"
+        f"<th>runs of the family {escape(sweep.family)} stored</th>"
+        "<th>command (trains the missing runs)</th><th>CPU time</th>"
+        "<th>GPU time</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<p><code>--budget-min 60</code> stops starting or continuing runs after 60 minutes; a "
+        "run cut short is saved under <code>results/_checkpoints/</code> and the next call "
+        "resumes it to the same result, so a profile of many hours trains in jobs of any "
+        "length. <code>--workers N</code> trains N runs at once in separate processes that "
+        "share the store (a run is never trained twice): on a CPU give each worker a core, "
+        "on one GPU several workers keep it busy. <code>--device cuda</code> forces the GPU "
+        "(the default, auto, picks it when present). Finished runs are never trained again.</p>"
+        f"<p>Then re-render the page from the stored runs: <code>python -m falign.notebooks "
+        f"render {escape(render)}</code>.</p></details></div>")
+
+
+def status_banner(sweep: SweepResults):
+    """The re-run box (rerun_box) when the chapter's grid is only partly trained; None when it
+    is complete."""
+    return None if sweep.complete else rerun_box(sweep)
 
 
 def show_status(sweep: SweepResults) -> None:
-    """Display a chapter's status line and, when its grid is partly trained, the banner."""
+    """Display a chapter's status line and its re-run box (rerun_box)."""
     from IPython.display import Markdown, display
 
     display(Markdown(sweep.status()))
-    banner = status_banner(sweep)
-    if banner is not None:
-        display(banner)
+    display(rerun_box(sweep))
+
+
+class _GluedNumber(float):
+    """A glued number: a float in every computation, and nothing on the page when it ends a
+    cell (the prose shows it where it is glued, labelled)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+class _GluedText(str):
+    """A glued string: a str everywhere, and nothing on the page when it ends a cell."""
+
+    def _ipython_display_(self) -> None:
+        pass
 
 
 def glue(name: str, value, display: bool = False):
     """Store `value` under `name` for the chapter's prose ({glue:text}`name:.1f`): myst-nb's
     glue where it is installed (the book's build); elsewhere (e.g. on Colab) the value is only
-    returned, and the prose shows the role unrendered."""
+    returned, and the prose shows the role unrendered.  A number or string is returned as a
+    float or str that IPython does not display, so a cell ending in glue(...) prints no bare
+    value."""
     import numbers
 
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         value = float(value)            # numpy scalars render as "np.float64(...)" otherwise
+    quiet = (_GluedNumber(value) if isinstance(value, float) else
+             _GluedText(value) if isinstance(value, str) else value)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        return value
+        return quiet
     myst_glue(name, value, display=display)
-    return value
+    return quiet

@@ -41,6 +41,7 @@ def execute_chapter(name: str, output: Path, parameters: dict | None = None,
     """Convert chapters/<name>.py to a notebook and execute it with papermill in the chapter
     folder (so relative paths such as ../results resolve as in the book)."""
     import jupytext
+    import nbformat
     import papermill
 
     source = source_dir / f"{name}.py"
@@ -50,6 +51,15 @@ def execute_chapter(name: str, output: Path, parameters: dict | None = None,
     notebook = jupytext.read(source)
     for index, cell in enumerate(notebook.cells):
         cell.id = f"cell-{index}"             # jupytext draws random ids; keep renders stable
+    fold_scaffolding(notebook)
+    # Every chapter stores its figures at twice their display density, whether or not it calls
+    # falign.plots.set_style (which does the same): a hidden cell sets the inline format, right
+    # after the first code cell (the Colab install cell stays first, as tests/test_launch.py
+    # requires).
+    sharp = nbformat.v4.new_code_cell(SHARP_FIGURES, id="sharp-figures")
+    sharp.metadata["tags"] = ["remove-cell"]
+    first_code = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "code"), -1)
+    notebook.cells.insert(first_code + 1, sharp)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     output = Path(output)
@@ -68,6 +78,88 @@ def execute_chapter(name: str, output: Path, parameters: dict | None = None,
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return output
+
+
+# The hidden cell every executed chapter gets after its first code cell: PNG figures at 2x
+# their display size (falign.plots.DENSITY); it imports no falign, so it runs anywhere.
+SHARP_FIGURES = ("from matplotlib_inline.backend_inline import set_matplotlib_formats\n"
+                 "set_matplotlib_formats(\"retina\")")
+
+
+# ------------------------------------------------------------------ folding the scaffolding
+FOLD_TAG = "hide-input"        # myst-nb shows the output and a "Show code cell source" toggle
+MAX_SHOWN_LINES = 10           # a code cell longer than this is folded
+# Tags under which a cell is already hidden or removed: folding leaves such cells alone.
+HIDDEN_TAGS = {"hide-input", "hide-cell", "remove-cell", "remove-input"}
+# Calls that only set up a chapter (style, display options), allowed in an import cell.
+SETUP_CALLS = {"set_style", "filterwarnings", "set_option", "manual_seed", "seed"}
+
+
+def _code_lines(source: str) -> int:
+    """Lines of a cell that hold code (blank lines do not count)."""
+    return sum(1 for line in source.splitlines() if line.strip())
+
+
+def _called_name(node) -> str | None:
+    import ast
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        func = node.value.func
+        return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return None
+
+
+def scaffolding_reason(cell) -> str | None:
+    """Why a code cell is scaffolding the reader need not see at first (None: keep it shown):
+    the parameters cell; a cell of more than MAX_SHOWN_LINES lines of code; a cell of imports
+    (and set-up calls such as plots.set_style()) only; a cell that only computes numbers for
+    the prose (it calls glue and displays nothing else)."""
+    import ast
+
+    if cell.cell_type != "code":
+        return None
+    tags = set(cell.metadata.get("tags", []))
+    if "parameters" in tags:
+        return "parameters"
+    if _code_lines(cell.source) > MAX_SHOWN_LINES:
+        return f"more than {MAX_SHOWN_LINES} lines"
+    try:
+        body = ast.parse(cell.source).body
+    except SyntaxError:                      # IPython magics: leave the cell as it is
+        return None
+    if not body:
+        return None
+    if all(isinstance(n, (ast.Import, ast.ImportFrom)) or _called_name(n) in SETUP_CALLS
+           for n in body) and any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body):
+        return "imports"
+    calls = {getattr(c.func, "attr", getattr(c.func, "id", None))
+             for c in ast.walk(ast.Module(body=body, type_ignores=[])) if isinstance(c, ast.Call)}
+    last = body[-1]
+    shows = isinstance(last, ast.Expr) and _called_name(last) != "glue" and not (
+        isinstance(last.value, ast.Constant))
+    if "glue" in calls and not shows and not calls & ({"display", "show", "savefig"} | PLOTTING):
+        return "glue only"
+    return None
+
+
+# Calls whose cell draws something: a cell that glues and draws is no glue-only cell.
+PLOTTING = {"plot", "subplots", "figure", "relplot", "lineplot", "scatterplot", "barplot",
+            "imshow", "hist", "bar", "barh", "errorbar", "scatter", "heatmap", "catplot"}
+
+
+def fold_scaffolding(notebook) -> list[tuple[int, str]]:
+    """Tag the scaffolding cells of a chapter notebook FOLD_TAG (in place), so the page shows
+    their output and keeps their code one click away; the short cells of library calls that
+    carry the chapter stay shown.  Returns (cell index, reason) for every cell folded."""
+    folded = []
+    for index, cell in enumerate(notebook.cells):
+        tags = list(cell.metadata.get("tags", []))
+        if HIDDEN_TAGS & set(tags):
+            continue
+        reason = scaffolding_reason(cell)
+        if reason is not None:
+            cell.metadata["tags"] = tags + [FOLD_TAG]
+            folded.append((index, reason))
+    return folded
 
 
 def uncommitted_runs(results: Path) -> list[str]:
@@ -165,6 +257,249 @@ def student_book(out: Path) -> Path:
     return src / "_build" / "html"
 
 
+# ------------------------------------------------------------ the exercises, for instructors
+# An exercise is a Markdown cell holding ":::{admonition} Exercise N: topic"; its solution is
+# the cells tagged SOLUTION_TAG after it.  The cell may carry metadata that the catalogue shows
+# as given, e.g. in the jupytext source:
+#     # %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
+# Fields it does not give are inferred from the solution's code and marked so.
+EXERCISE_HEADING = r"^:::\{admonition\} Exercise (\d+): (.+?)\s*$"
+LEVELS = ("starter", "intermediate", "advanced")
+NEEDS = ("nothing", "stored results", "MNIST", "Tiny-ImageNet", "CIFAR-100")
+# Inferred level by the lines of solution code (at most, level); inferred minutes by level.
+LEVEL_BY_LINES = ((8, "starter"), (20, "intermediate"))
+MINUTES_BY_LEVEL = {"starter": 15, "intermediate": 30, "advanced": 45}
+# Calls in a solution (or in the chapter cells whose names it uses) that load a dataset; a
+# solution needs the stored results when it uses a name the chapter computed after loading
+# them (STORE_CALLS).
+DATA_CALLS = {"MNIST": {"mnist", "noisy_mnist"},
+              "Tiny-ImageNet": {"tiny_imagenet_images", "tiny_imagenet_subset",
+                                "tiny_imagenet_class", "tiny_imagenet_classes"},
+              "CIFAR-100": {"cifar100_images", "cifar100_subset"}}
+STORE_CALLS = {"load_results", "readings_results", "ResultStore", "records", "table"}
+
+
+def _calls_and_names(code: str) -> tuple[set, set]:
+    """The names a piece of code calls (last attribute: data.mnist -> mnist) and the plain
+    names it reads without assigning them itself (what it takes from earlier cells)."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(), set()
+    called = {getattr(n.func, "attr", getattr(n.func, "id", None))
+              for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    own = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    own |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+    own |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    return called, used - own
+
+
+def _names_from_store(notebook) -> set:
+    """Names a chapter's non-solution cells assign from the result store: those assigned in or
+    after the first cell that loads stored runs (STORE_CALLS), the loading cell included."""
+    import ast
+
+    names, loading = set(), False
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or SOLUTION_TAG in cell.metadata.get("tags", []):
+            continue
+        called, _ = _calls_and_names(cell.source)
+        loading = loading or bool(called & {"load_results", "readings_results"})
+        if not loading:
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        names |= {n.id for n in ast.walk(tree)
+                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return names
+
+
+def _check_exercise_metadata(chapter: str, number: int, meta: dict) -> None:
+    """A chapter's exercise metadata must use known fields and values."""
+    unknown = set(meta) - {"level", "minutes", "needs"}
+    if unknown:
+        raise ValueError(f"{chapter}, exercise {number}: unknown metadata field(s) "
+                         f"{sorted(unknown)}; use level, minutes and needs")
+    if "level" in meta and meta["level"] not in LEVELS:
+        raise ValueError(f"{chapter}, exercise {number}: level {meta['level']!r} is not one of "
+                         f"{LEVELS}; pick one of them")
+    if "minutes" in meta and not (isinstance(meta["minutes"], int) and meta["minutes"] > 0):
+        raise ValueError(f"{chapter}, exercise {number}: minutes must be a positive whole "
+                         f"number, not {meta['minutes']!r}")
+    needs = meta.get("needs", "nothing")
+    for need in ([needs] if isinstance(needs, str) else needs):
+        if need not in NEEDS:
+            raise ValueError(f"{chapter}, exercise {number}: needs {need!r} is not one of "
+                             f"{NEEDS}; name what the exercise needs from that list")
+
+
+def exercises(source_dir: Path = CHAPTERS) -> list[dict]:
+    """Every exercise of every chapter source in `source_dir`: chapter, its title, number,
+    topic, level, minutes, needs, the solution's code, and which of level/minutes/needs were
+    inferred (not given in the cell's "exercise" metadata)."""
+    import re
+
+    import jupytext
+
+    found = []
+    for path in sorted(Path(source_dir).glob("*.py")):
+        notebook = jupytext.read(path)
+        title = next((c.source.lstrip("# ").splitlines()[0] for c in notebook.cells
+                      if c.cell_type == "markdown" and c.source.startswith("# ")), path.stem)
+        current = None
+        chapter_names_from_store = _names_from_store(notebook)
+        for cell in notebook.cells:
+            match = (re.search(EXERCISE_HEADING, cell.source, re.M)
+                     if cell.cell_type == "markdown" else None)
+            if match:
+                meta = dict(cell.metadata.get("exercise", {}))
+                _check_exercise_metadata(path.stem, int(match.group(1)), meta)
+                current = {"chapter": path.stem, "title": title, "number": int(match.group(1)),
+                           "topic": match.group(2).strip(), "meta": meta, "code": [],
+                           "store_names": chapter_names_from_store}
+                found.append(current)
+            elif current is not None and cell.cell_type == "code" and \
+                    SOLUTION_TAG in cell.metadata.get("tags", []):
+                current["code"].append(cell.source)
+    for ex in found:
+        code = "\n".join(ex.pop("code"))
+        meta = ex.pop("meta")
+        lines = _code_lines(code)
+        level = next((lv for most, lv in LEVEL_BY_LINES if lines <= most), "advanced")
+        called, used = _calls_and_names(code)
+        needs = (["stored results"] if (used & ex.pop("store_names")) or called & STORE_CALLS
+                 else [])
+        needs += [data for data, calls in DATA_CALLS.items() if called & calls]
+        inferred = {"level": level, "minutes": MINUTES_BY_LEVEL[meta.get("level", level)],
+                    "needs": ", ".join(needs) or "nothing"}
+        given = {k: (", ".join(v) if isinstance(v, list) else v) for k, v in meta.items()}
+        ex.update({**inferred, **given, "solution_code": code,
+                   "inferred": [k for k in ("level", "minutes", "needs") if k not in given]})
+    return found
+
+
+def _falign_calls(chapter_source: str, solution_code: str) -> set[str]:
+    """The falign functions and classes a solution calls, by their full names (aliases resolved
+    with the chapter's imports)."""
+    import ast
+
+    aliases = {}
+    for node in ast.walk(ast.parse(chapter_source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("falign"):
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("falign"):
+                    aliases[a.asname or a.name.split(".")[0]] = a.asname and a.name or "falign"
+    calls = set()
+    for node in ast.walk(ast.parse(solution_code)):
+        if not isinstance(node, ast.Call):
+            continue
+        parts, func = [], node.func
+        while isinstance(func, ast.Attribute):
+            parts.insert(0, func.attr)
+            func = func.value
+        if isinstance(func, ast.Name) and func.id in aliases:
+            calls.add(".".join([aliases[func.id]] + parts))
+    return calls
+
+
+def _summary_line(qualified: str, limit: int = 180) -> str | None:
+    """The first paragraph of a falign object's docstring, cut at a word near `limit`
+    characters and made safe for a Markdown table cell; None when it is no falign object."""
+    import importlib
+    import inspect
+
+    parts = qualified.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        doc = " ".join((inspect.getdoc(obj) or "(no description)").split("\n\n")[0].split())
+        if len(doc) > limit:
+            doc = doc[:limit].rsplit(" ", 1)[0] + " \u2026"
+        for char in "\\|*$`_<":                 # literal in a table cell, no markup or math
+            doc = doc.replace(char, "\\" + char)
+        return doc
+    return None
+
+
+def exercise_catalogue_markdown(source_dir: Path = CHAPTERS) -> str:
+    """The teaching page's catalogue: one row per exercise (chapter, topic, level, minutes,
+    needs), inferred values marked with an asterisk."""
+    rows = ["| chapter | exercise | level | minutes | needs |", "|---|---|---|---|---|"]
+    for ex in exercises(source_dir):
+        mark = {k: "\\*" if k in ex["inferred"] else "" for k in ("level", "minutes", "needs")}
+        topic = ex["topic"].replace("|", "\\|")
+        # the chapter's short name: its title up to the colon ("Figure 3", "Lechner 2020, ...")
+        title = ex["title"].split(":")[0].replace("|", "/").replace("`", "'").replace("<", "(")
+        rows.append(f"| {{doc}}`{title} <chapters/{ex['chapter']}>` | "
+                    f"{ex['number']}: {topic} | {ex['level']}{mark['level']} | "
+                    f"{ex['minutes']}{mark['minutes']} | {ex['needs']}{mark['needs']} |")
+    return "\n".join(rows)
+
+
+def library_summary_markdown(source_dir: Path = CHAPTERS) -> str:
+    """The teaching page's summary of the falign calls the exercises' solutions make: each
+    call, what it does (its docstring's first sentence) and how many exercises use it."""
+    used: dict[str, set] = {}
+    for path in sorted(Path(source_dir).glob("*.py")):
+        chapter = [e for e in exercises_cache(source_dir) if e["chapter"] == path.stem]
+        if not chapter:
+            continue
+        import jupytext
+        code = "\n".join(c.source for c in jupytext.read(path).cells if c.cell_type == "code"
+                         and not c.source.lstrip().startswith(("%", "!")))
+        for ex in chapter:
+            for call in _falign_calls(code, ex["solution_code"]):
+                used.setdefault(call, set()).add((ex["chapter"], ex["number"]))
+    rows = ["| call | what it does | exercises |", "|---|---|---|"]
+    for call in sorted(used):
+        line = _summary_line(call)
+        if line is None:
+            continue
+        rows.append(f"| `{call}` | {line.replace('|', '/')} | {len(used[call])} |")
+    return "\n".join(rows)
+
+
+def exercises_cache(source_dir: Path = CHAPTERS, _cache: dict = {}) -> list[dict]:
+    """exercises(source_dir), read once per process."""
+    key = str(Path(source_dir).resolve())
+    if key not in _cache:
+        _cache[key] = exercises(source_dir)
+    return _cache[key]
+
+
+GENERATED = {"catalogue": exercise_catalogue_markdown, "library": library_summary_markdown}
+
+
+def teaching_page(text: str, source_dir: Path = CHAPTERS) -> str:
+    """The teaching page's text with its generated sections (between <!-- NAME:start --> and
+    <!-- NAME:end --> for NAME in GENERATED) rewritten from the chapter sources."""
+    import re
+
+    for name, make in GENERATED.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if start not in text or end not in text:
+            raise ValueError(f"the teaching page has no {start} ... {end} section; add both "
+                             "markers where the generated table belongs")
+        text = re.sub(re.escape(start) + r".*?" + re.escape(end),
+                      lambda _: f"{start}\n{make(source_dir)}\n{end}", text, flags=re.S)
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     from .families import families         # here, not at import: it loads torch
 
@@ -181,9 +516,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--results", type=Path, default=ROOT / "results")
     p.add_argument("--out", type=Path, default=ROOT / "_build" / "reproduced")
+    te = sub.add_parser("teaching", help="rewrite teaching.md's exercise catalogue and library "
+                                         "summary from the chapter sources")
+    te.add_argument("--check", action="store_true", help="only fail if teaching.md is stale")
     st = sub.add_parser("student-book", help="build the book without the exercises' solutions")
     st.add_argument("--out", type=Path, default=ROOT / "_build" / "student")
     args = parser.parse_args(argv)
+    if args.command == "teaching":
+        page = ROOT / "teaching.md"
+        text = page.read_text()
+        fresh = teaching_page(text)
+        if args.check:
+            sys.exit(0 if fresh == text else "teaching.md is stale: run "
+                     "`python -m falign.notebooks teaching`")
+        page.write_text(fresh)
+        print(f"wrote {page}")
+        return
     if args.command == "student-book":
         print(f"student book (no solutions): {student_book(args.out)}/index.html")
         return
