@@ -8,8 +8,15 @@ local server, opens the landing page and every chapter and fails on:
 * raw TeX a reader would see: `$$`, `\\(`, `\\[`, `$x$` or a TeX command in the visible text, a
   math element MathJax did not typeset, or a MathJax error;
 * at window widths of 1400 and 400 px: a page that scrolls sideways, or a table wider than the
-  text column that is not inside its own horizontally scrolling box.  Screenshots of a page with
-  equations and of the Table 3 chapter at both widths are kept as <page>-<width>px.png.
+  text column that is not inside its own horizontally scrolling box;
+* at both widths, what a reader cannot read: a table whose key column (a header starting
+  "status", "ours" or "paper") starts beyond the visible width, so the verdict is off screen;
+  a figure stored below twice its displayed density (naturalWidth < 2 x displayed width, blurred
+  on a 2x screen or when zoomed); a display equation wider than its box that is cut off rather
+  than scrollable; a cell output that is only a bare number (a value printed without a label).
+  Screenshots of a page with equations and of the Table 3 chapter at both widths are kept as
+  <page>-<width>px.png, and of the first screen of the landing page, the scoreboard, Figure 2,
+  Table 3 and a Lechner table chapter as <page>-<width>px-top.png.
 
 The site is served as GitHub Pages serves it, under the path of _config.yml's html.baseurl
 (/<repository>/), with nothing at `/`: a link or a load that leaves that path is broken there.
@@ -47,6 +54,11 @@ WIDTHS = {1400: 1000, 400: 860}          # window width -> height (a desktop and
 # Pages shown at both widths, and what to scroll to before the screenshot.
 SHOWN_AT_WIDTHS = {"chapters/fig2_conservation": "div.math",
                    "chapters/table3_deviations": "table.dataframe"}
+# Pages whose first screen (title, answer box, start of the prose) is kept at both widths.
+FIRST_SCREEN = ["intro", "chapters/scoreboard", "chapters/fig2_conservation",
+                "chapters/table3_deviations", "chapters/lechner_tables1_2_binary"]
+# Table headers naming the columns a reader looks for first; they must start on screen.
+KEY_COLUMNS = r"^(status|ours|paper)\b"
 # <link rel=...> values that name another page rather than load something.
 NAVIGATION_RELS = {"next", "prev", "index", "search", "canonical", "alternate", "author",
                    "license", "help", "up", "contents", "glossary", "copyright"}
@@ -238,6 +250,59 @@ return {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth,
 """
 
 
+# What a reader cannot read at the current width (see the module docstring): key columns that
+# start off screen, figures below 2x density, display equations cut off, bare-number outputs.
+READABILITY = r"""
+const column = document.querySelector('article.bd-article') || document.querySelector('main');
+const col = column.getBoundingClientRect();
+const visibleRight = Math.min(col.right, window.innerWidth);
+const keyPattern = new RegExp(arguments[0], 'i');
+const lateColumns = [];
+column.querySelectorAll('table').forEach((table, i) => {
+  if (table.getBoundingClientRect().width === 0) return;
+  for (const th of table.querySelectorAll('thead th')) {
+    const name = th.innerText.trim();
+    const r = th.getBoundingClientRect();
+    // at least 40 px of the column's start must be on screen when the table is scrolled home
+    if (keyPattern.test(name) && r.left > visibleRight - 40)
+      lateColumns.push({table: i + 1, name: name.slice(0, 40), left: Math.round(r.left),
+                        visible: Math.round(visibleRight)});
+  }
+});
+const blurred = [];
+for (const img of column.querySelectorAll('.cell_output img')) {
+  const shown = img.getBoundingClientRect().width;
+  if (img.naturalWidth > 0 && shown > 50 && img.naturalWidth < 2 * shown - 1)
+    blurred.push({src: img.getAttribute('src'), natural: img.naturalWidth,
+                  shown: Math.round(shown)});
+}
+const cut = [];
+for (const eq of column.querySelectorAll('mjx-container[display="true"]')) {
+  const math = eq.querySelector('mjx-math');
+  if (!math) continue;
+  const needed = math.getBoundingClientRect().width;
+  let box = eq, scrolls = false;
+  while (box && box !== column) {
+    if (['auto', 'scroll'].includes(getComputedStyle(box).overflowX)) { scrolls = true; break; }
+    box = box.parentElement;
+  }
+  const room = (scrolls ? box : eq).getBoundingClientRect();
+  const fits = needed <= Math.min(room.width, col.width) + 1;
+  if (!fits && !scrolls)
+    cut.push({text: eq.textContent.slice(0, 40), needed: Math.round(needed),
+              room: Math.round(room.width)});
+}
+const number = /^[-+]?(np\.(float|int)\d*\()?[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\)?$/;
+const bare = [];
+for (const out of column.querySelectorAll('.cell_output .output.text_plain, '
+                                          + '.cell_output .output.stream')) {
+  const text = out.innerText.trim();
+  if (number.test(text)) bare.push(text);
+}
+return {lateColumns, blurred, cut, bare};
+"""
+
+
 def visit(browser, url: str) -> str:
     """Open a page, wait for MathJax and the fonts, and say how the math went."""
     browser.get_log("performance")      # drop the requests of the pages before
@@ -364,7 +429,8 @@ def test_every_page_works_offline_with_typeset_math(site, browser):
 def test_wide_tables_scroll_in_their_own_box(site, browser):
     """At a desktop and a phone width the page never scrolls sideways, a table wider than the
     text column sits in a box of the column's width that scrolls it, and figures shrink to the
-    column."""
+    column; and a reader can read it: key columns start on screen, figures are stored at 2x
+    density, display equations are not cut off, and no cell prints a bare number."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
     for width, height in WIDTHS.items():
@@ -399,6 +465,22 @@ def test_wide_tables_scroll_in_their_own_box(site, browser):
                     "i.getBoundingClientRect().right])"):
                 if img_left < left - 1 or img_right > right + 1:
                     problems.append(f"{where}: figure {src} runs past the text column")
+            seen = browser.execute_script(READABILITY, KEY_COLUMNS)
+            for c in seen["lateColumns"]:
+                problems.append(f"{where}: table {c['table']}'s column {c['name']!r} starts at "
+                                f"{c['left']} px, beyond the visible {c['visible']} px")
+            for f in seen["blurred"]:
+                problems.append(f"{where}: figure {f['src']} is {f['natural']} px wide, shown at "
+                                f"{f['shown']} px: below 2x density (falign.plots.set_style)")
+            for e in seen["cut"]:
+                problems.append(f"{where}: display equation {e['text']!r} needs {e['needed']} px, "
+                                f"has {e['room']} px, and is cut off rather than scrollable")
+            for value in seen["bare"]:
+                problems.append(f"{where}: a cell prints the bare number {value!r} (label it, or "
+                                "end the cell with an assignment)")
+            if page in FIRST_SCREEN:
+                browser.execute_script("window.scrollTo(0, 0)")
+                browser.save_screenshot(str(shot_name(page, width)).replace(".png", "-top.png"))
             if page in SHOWN_AT_WIDTHS:
                 # Scroll the window to the element, leaving room for the sticky header.
                 browser.execute_script(
