@@ -44,12 +44,12 @@ overrides = {}             # protocol fields to change, e.g. {"widths": [15, 200
 from IPython.display import Markdown, display
 
 from falign import analysis, plots
-from falign.chapters import load_results, provenance_card
+from falign.chapters import load_results, provenance_card, show_status
 
 plots.set_style()
 sweep = load_results("noisy_mnist", profile, results, device, data_root, train_missing,
                      overrides=overrides)
-display(Markdown(sweep.status()))
+show_status(sweep)
 fa_family = sweep.table[sweep.table.rule != "bp"]
 
 # %% [markdown]

@@ -98,7 +98,7 @@ bad_stable = np.linspace(-4, -1, 200)
 ax.plot(bad_stable, 1 / bad_stable, color="black", lw=3.5, label="stable, W < 0 (eWBe < 0)")
 bad_unstable = np.linspace(-1, -0.25, 200)
 ax.plot(bad_unstable, 1 / bad_unstable, color="black", lw=2, ls="--", label="unstable")
-for (name, p), ls in zip(paths.items(), ["-", "-", ":"]):
+for (name, p), ls in zip(paths.items(), ["-", "-.", ":"]):
     ax.plot(p[:, 0], p[:, 1], color=plots.RULE_COLORS["fa"], lw=2, ls=ls, label=f"FA {name}")
     ax.plot(*p[0], "o", color=plots.RULE_COLORS["fa"], ms=5)
     ax.plot(*p[-1], "*", color=plots.RULE_COLORS["fa"], ms=12)
@@ -121,7 +121,7 @@ fig.tight_layout()
 # caption's "small region" is a matter of the window: the basin is unbounded (every start with
 # $A \to -\infty$ at fixed $W$ has $C \to -\infty$ and lies in it).
 #
-# | item | Supp. Fig. 10 / Note 11 | the map (lead) | ours |
+# | item | Supp. Fig. 10 / Note 11 | predicted before computing | ours |
 # |---|---|---|---|
 # | invariant | trajectories are parabolas | $C = 2W - A^2$ | drift {glue:text}`drift:.1e` |
 # | limit from near 0 | upper-right hyperbola | $(1.2599, 0.7937)$ | ({glue:text}`A_good:.4f`, {glue:text}`W_good:.4f`) |

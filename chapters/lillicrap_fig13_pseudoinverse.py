@@ -90,7 +90,7 @@ fig.tight_layout()
 # The angle to $W^+e$ grows with $\omega$ (strictly increasing over the eight scales:
 # {glue:text}`pbp_monotone:.0f`, 1 meaning yes). This is the caption's claim.
 #
-# | item | Supp. Fig. 13 | the map's prototype (lead, at t = 6) | ours (mean over t ≥ 4) |
+# | item | Supp. Fig. 13 | predicted before computing (a prototype, at t = 6) | ours (mean over t ≥ 4) |
 # |---|---|---|---|
 # | angle to $W^+e$, smallest → largest ω | "quickly becomes smaller" than to $W^\top e$ | $0.1° \to 28.8°$ | {glue:text}`pbp_smallest:.2f`° → {glue:text}`pbp_largest:.1f`° |
 # | angle to $W^\top e$, smallest → largest ω | (panel b) | $25.7° \to 39.3°$ | {glue:text}`bp_smallest:.1f`° → {glue:text}`bp_largest:.1f`° |

@@ -163,13 +163,13 @@ print(f"NSE: start {curves['fa'][1][0]:.3f}; after {steps} steps FA {curves['fa'
 # |---|---|---|
 # | (a) NSE | "drops" | from {glue:text}`nse_start:.3f` to {glue:text}`nse_fa:.3f` (FA) and {glue:text}`nse_bp:.3f` (BP) in {glue:text}`steps:.0f` steps; best affine map {glue:text}`linear_nse:.3f` |
 # | (b) before | unimodal, symmetric about 90 degrees | mean {glue:text}`mean_before:.1f`, median {glue:text}`median_before:.1f`, SD {glue:text}`sd_before:.2f` degrees; {glue:text}`below_before:.1f` % of units below 90 |
-# | spread at initialisation (our derivation) | not stated (the map's lead: 12.8 degrees) | SD of the cosine $1/\sqrt{20}$ = {glue:text}`sd_cos:.4f` (as an angle, {glue:text}`sd_cos_deg:.2f` degrees); SD of the angle for isotropic vectors {glue:text}`sd_angle:.2f` degrees |
+# | spread at initialisation (our derivation) | not stated (predicted before computing: 12.8 degrees) | SD of the cosine $1/\sqrt{20}$ = {glue:text}`sd_cos:.4f` (as an angle, {glue:text}`sd_cos_deg:.2f` degrees); SD of the angle for isotropic vectors {glue:text}`sd_angle:.2f` degrees |
 # | (b) after | shifted toward 0 degrees | mean {glue:text}`mean_after:.1f`, median {glue:text}`median_after:.1f` degrees; {glue:text}`below_after:.1f` % of units below 90 |
 #
 # The histogram moves as the caption says: nearly every hidden unit ends with forward weights
 # within 90 degrees of its own feedback, so the teaching signal each unit receives agrees in
 # sign with backprop's. The spread at initialisation matches the derivation: the 12.8 degrees
-# of our map is the SD of the *cosine* read in radians; the angle's SD is a little larger,
+# predicted before computing is the SD of the *cosine* read in radians; the angle's SD is a little larger,
 # because $\arccos$ stretches the tails. Panel (c), not in the paper, follows the mean angle:
 # it falls fastest at the start, reaching {glue:text}`min_mean:.1f` degrees at step
 # {glue:text}`min_mean_step:.0f`, and then drifts slowly back while the network starts to fit

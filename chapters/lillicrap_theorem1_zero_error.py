@@ -181,8 +181,8 @@ _ = glue("euler_nse", float(ld.nse(A, W, Tz)))
 # $s > \lVert BT\rVert^2$, and obtains $\dot s \le 2s - s^2/n_h^2$. It then says this is
 # $\le 0$ once $s > 2n_h$; but $2s - s^2/n_h^2 \le 0$ needs $s \ge 2n_h^2$. At $n_h = 8$ and
 # $s = 17$ (above $2n_h = 16$) the right-hand side is $34 - 289/64 > 0$. What the proof's
-# inequality gives is $s \le \max(s(0), \lVert BT\rVert^2, 2n_h^2)$, the form the map of
-# this book proposed as a correction.
+# inequality gives is $s \le \max(s(0), \lVert BT\rVert^2, 2n_h^2)$, the form the book's
+# notes written before computing proposed as a correction.
 #
 # The printed bound (eq. 21), $s \le \lVert BT\rVert^2 + 2n_h$, is nevertheless true. Keep
 # $\sqrt{s}$ in Cauchy-Schwarz and use all eigenvalues,
@@ -258,7 +258,7 @@ fig.tight_layout()
 # | Lemma 3, eq. (21) | $s \le \lVert BT\rVert^2 + 2n_h$ | holds (for $s(0)$ below it), via $s_\star$; max ratio {glue:text}`s_over_sharp:.2f` of $s_\star$ |
 # | discrete rule | (flow only) | $C_{k+1} - C_k = -\eta^2(BE_k)(BE_k)^\top$ to {glue:text}`euler_gap:.1e` |
 #
-# The map's lead (prototype: $\lVert E\rVert$ from 18.1 to $1.5\times10^{-10}$, drift below
+# The prediction made before computing (a prototype: $\lVert E\rVert$ from 18.1 to $1.5\times10^{-10}$, drift below
 # $10^{-9}$, Euler identity to $10^{-14}$) agrees in kind; its absolute numbers depend on its
 # unstated draws. Its proposed correction of Lemma 3 to $\max(\lVert BT\rVert^2, 2n_h^2)$
 # describes what the proof's argument yields, but the printed bound is not wrong.

@@ -273,7 +273,7 @@ _ = fig.colorbar(im, ax=axes, shrink=0.8, label="entry (unitless)")
 # | Note 16 | Jacobian not symmetric | $\max\lvert J-J^\top\rvert$ = {glue:text}`asym_fa:.3g` (BP {glue:text}`asym_bp:.1e`) |
 # | eq. (79) (1,1), (1,4) | $h^2$, $-W + e$ | $-h^2$, $-Wh + e$ |
 #
-# The map's leads (Lemma 5's parallelism, $\cos = 1$ from $t \ge 2$, $s$ should be
+# The predictions made before computing (Lemma 5's parallelism, $\cos = 1$ from $t \ge 2$, $s$ should be
 # $1/\lVert By^*\rVert^2$, the ratio error $O(\eta)$, the two entries of eq. 79) all check
 # out; to be exact, $1/\lVert By^*\rVert^2$ is the $s$ of eq. (48), and the theorem's own $s$
 # (eq. 47) carries the extra factor $1/s_w$.

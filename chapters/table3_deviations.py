@@ -42,12 +42,12 @@ from IPython.display import Markdown, display
 
 from falign import analysis, paper_values, plots
 from falign.families import noisy_mnist
-from falign.chapters import load_results, provenance_card
+from falign.chapters import load_results, provenance_card, show_status
 
 plots.set_style()
 sweep = load_results("noisy_mnist", profile, results, device, data_root, train_missing,
                      overrides=overrides)
-display(Markdown(sweep.status()))
+show_status(sweep)
 
 # %% [markdown]
 # ## The table, ours beside the paper's

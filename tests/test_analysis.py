@@ -60,9 +60,10 @@ def test_paper_table3_is_transcribed_whole():
 def test_side_by_side_formats_cells():
     ours = {"x": pd.DataFrame({"width": [15], "rule": ["fa"], "mean": [0.0123], "se": [0.004]})}
     table = analysis.side_by_side(ours, paper_values.table3())
-    assert table.loc[15, ("fa", "paper")] == "1.5 ± 0.6"
-    assert table.loc[15, ("fa", "ours: x")] == "0.012 ± 0.004"
-    assert table.loc[200, ("fa", "ours: x")] == "-"
+    assert list(table.columns) == ["paper", "ours: x"]          # rules are rows, not columns
+    assert table.loc[("FA", 15), "paper"] == "1.5 ± 0.6"
+    assert table.loc[("FA", 15), "ours: x"] == "0.012 ± 0.004"
+    assert table.loc[("FA", 200), "ours: x"] == "-"
 
 
 def test_every_rule_has_one_colour_and_label():

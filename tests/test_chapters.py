@@ -87,8 +87,9 @@ def test_chapter_runs_end_to_end_at_smoke_profile(name, smoke_results, tmp_path)
 @pytest.mark.parametrize("name", chapter_names())
 def test_rendered_notebook_is_in_sync_with_its_source(name):
     import jupytext
+    from falign.notebooks import source_cells
     source = [c.source for c in jupytext.read(CHAPTERS / f"{name}.py").cells]
-    rendered = [c.source for c in nbformat.read(CHAPTERS / f"{name}.ipynb", as_version=4).cells]
+    rendered = source_cells(nbformat.read(CHAPTERS / f"{name}.ipynb", as_version=4))
     assert rendered == source, (f"chapters/{name}.ipynb is stale: re-render it with "
                                 f"`make notebooks CHAPTER={name}`")
 
@@ -128,3 +129,37 @@ def test_rendering_refuses_runs_that_git_does_not_track(tmp_path):
     (results / "family" / "0123abcd" / "run.json").write_text('{"changed": 1}')
     assert uncommitted_runs(results) == ["results/family/0123abcd/run.json"]
     assert uncommitted_runs(tmp_path / "elsewhere" / "results") == []
+
+
+def test_the_answer_box_sits_under_the_title_and_the_source_reads_back_whole():
+    import jupytext
+
+    from falign import notebooks
+    nb = jupytext.reads("# %% [markdown]\n# # Title\n#\n# Intro paragraph.\n\n# %%\nx = 1\n",
+                        fmt="py:percent")
+    before = [c.source for c in nb.cells]
+    notebooks.add_answer_box(nb, "table3_deviations")
+    assert [c.get("id") for c in nb.cells[1:3]] == [notebooks.ANSWER_ID, notebooks.INTRO_ID]
+    assert nb.cells[0].source == "# Title"
+    assert nb.cells[1].metadata["tags"] == ["remove-input"]
+    assert notebooks.source_cells(nb) == before
+
+
+def test_the_answer_box_speaks_the_scoreboards_words():
+    from falign import registry
+    box = registry.answer_box("table3_deviations").data
+    assert "The answer: 4 rows of the scoreboard" in box
+    assert box.index("<strong>differs</strong>") < box.index("<strong>reproduced</strong>")
+    assert registry.answer_box("errata") is None                  # a page without rows
+
+
+@pytest.mark.parametrize("name", chapter_names())
+def test_every_chapter_with_scoreboard_rows_opens_with_its_answer(name):
+    from falign import notebooks, registry
+    nb = nbformat.read(CHAPTERS / f"{name}.ipynb", as_version=4)
+    if not any(e.chapter == name for e in registry.entries()):
+        pytest.skip("no scoreboard rows for this page")
+    box = next((c for c in nb.cells if c.get("id") == notebooks.ANSWER_ID), None)
+    assert box is not None and nb.cells.index(box) == 1, f"re-render {name}"
+    html = "".join(o.get("data", {}).get("text/html", "") for o in box.outputs)
+    assert "The answer:" in html

@@ -126,22 +126,24 @@ def compare_width_trend(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame
 
 
 def side_by_side(ours: dict[str, pd.DataFrame], paper: pd.DataFrame) -> pd.DataFrame:
-    """Table 3 layout: one row per width, for each rule the paper's cell and ours (one column
-    per reading in `ours`, a {name: mean_se table} dict)."""
-    cols = {}
+    """Table 3 in long form: one row per (rule, width), the paper's cell beside ours (one
+    column per reading in `ours`, a {name: mean_se table} dict).  Rules as rows keep the table
+    a few columns wide, so paper and ours stay side by side on a phone."""
+    from .plots import RULE_LABELS
+
+    rows = []
     rules = [r for r in ("fa", "adafa", "signfa", "bp") if r in set(paper.rule)]
     for rule in rules:
         p = paper[paper.rule == rule].set_index("width")
-        cols[(rule, "paper")] = {w: format_mean_se(m, s) for w, m, s in
-                                 zip(p.index, p["mean"], p["se"])}
-        for name, t in ours.items():
-            o = t[t.rule == rule].set_index("width")
-            cols[(rule, f"ours: {name}")] = {w: format_mean_se(m, s) for w, m, s in
-                                             zip(o.index, o["mean"], o["se"])}
-    table = pd.DataFrame(cols)
-    table.index.name = "width"
-    table.columns.names = ["rule", "source"]
-    return table.astype(object).fillna("-")  # all-missing columns are float64
+        mine = {name: t[t.rule == rule].set_index("width") for name, t in ours.items()}
+        for w in p.index:
+            row = {"rule": RULE_LABELS.get(rule, rule), "width": w,
+                   "paper": format_mean_se(p.at[w, "mean"], p.at[w, "se"])}
+            for name, o in mine.items():
+                row[f"ours: {name}"] = (format_mean_se(o.at[w, "mean"], o.at[w, "se"])
+                                        if w in o.index else "-")
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["rule", "width"])
 
 
 def alignment_claims(table: pd.DataFrame) -> pd.DataFrame:

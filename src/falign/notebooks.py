@@ -36,10 +36,64 @@ def results_chapters() -> list[str]:
     return [name for name in chapter_names() if name not in PAGES]
 
 
+def local_kernel_manager():
+    """A kernel manager whose kernel talks over local IPC sockets instead of TCP: the kernel
+    runs on this machine only, and over TCP ipykernel warns, for every chapter, that traffic
+    is unencrypted, which is true and irrelevant for a kernel bound to this machine."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class LocalKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return LocalKernelManager
+
+
+ANSWER_ID, INTRO_ID = "answer-box", "intro-after-answer"
+
+
+def add_answer_box(notebook, name: str) -> None:
+    """Split the chapter's first cell after its title and put the scoreboard's answer for the
+    chapter there (falign.registry.answer_box; the cell's code is hidden, a chapter without
+    scoreboard rows shows nothing).  The rendered book opens every chapter with its answer."""
+    import nbformat
+
+    first = notebook.cells[0] if notebook.cells else None
+    if first is None or first.cell_type != "markdown" or not first.source.startswith("# "):
+        return
+    title, _, rest = first.source.partition("\n")
+    first.source = title
+    box = nbformat.v4.new_code_cell(
+        f'__import__("falign.registry").registry.answer_box({name!r})', id=ANSWER_ID)
+    box.metadata["tags"] = ["remove-input"]
+    added = [box]
+    if rest.strip():
+        added.append(nbformat.v4.new_markdown_cell(rest, id=INTRO_ID))
+    notebook.cells[1:1] = added
+
+
+def source_cells(notebook) -> list[str]:
+    """The chapter source's cells as a rendered notebook holds them: without the cells the
+    render step adds (the figure-density cell, the answer box) and with the first cell whole
+    again."""
+    out = []
+    for cell in notebook.cells:
+        if cell.get("id") in ("sharp-figures", ANSWER_ID):
+            continue
+        if cell.get("id") == INTRO_ID and out:
+            out[0] = out[0] + "\n" + cell.source
+            continue
+        out.append(cell.source)
+    return out
+
+
 def execute_chapter(name: str, output: Path, parameters: dict | None = None,
-                    source_dir: Path = CHAPTERS, progress: bool = False) -> Path:
+                    source_dir: Path = CHAPTERS, progress: bool = False,
+                    answer: bool = False) -> Path:
     """Convert chapters/<name>.py to a notebook and execute it with papermill in the chapter
-    folder (so relative paths such as ../results resolve as in the book)."""
+    folder (so relative paths such as ../results resolve as in the book).  answer: put the
+    scoreboard's answer box under the title (the book's render; not `make reproduce`, whose
+    results may live elsewhere)."""
     import jupytext
     import nbformat
     import papermill
@@ -52,6 +106,8 @@ def execute_chapter(name: str, output: Path, parameters: dict | None = None,
     for index, cell in enumerate(notebook.cells):
         cell.id = f"cell-{index}"             # jupytext draws random ids; keep renders stable
     fold_scaffolding(notebook)
+    if answer:
+        add_answer_box(notebook, name)
     # Every chapter stores its figures at twice their display density, whether or not it calls
     # falign.plots.set_style (which does the same): a hidden cell sets the inline format, right
     # after the first code cell (the Colab install cell stays first, as tests/test_launch.py
@@ -62,6 +118,9 @@ def execute_chapter(name: str, output: Path, parameters: dict | None = None,
     notebook.cells.insert(first_code + 1, sharp)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
+    # A chapter that trains a deep network asks Colab for a GPU runtime when it is opened there.
+    from .colab import colab_metadata
+    notebook.metadata.update(colab_metadata(source.read_text()))
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     # Papermill writes its output cell by cell: execute into a scratch folder beside the output
@@ -71,9 +130,15 @@ def execute_chapter(name: str, output: Path, parameters: dict | None = None,
     try:
         unexecuted, executed = scratch / "source.ipynb", scratch / "executed.ipynb"
         jupytext.write(notebook, unexecuted)
-        papermill.execute_notebook(str(unexecuted), str(executed), parameters=parameters or {},
+        # Pass only the parameters the chapter declares: papermill warns "Passed unknown
+        # parameter" for each other one, noise for a reader running `make reproduce`.
+        declared = set(papermill.inspect_notebook(str(unexecuted)))
+        papermill.execute_notebook(str(unexecuted), str(executed),
+                                   parameters={k: v for k, v in (parameters or {}).items()
+                                               if k in declared},
                                    cwd=str(source_dir), kernel_name="python3",
-                                   progress_bar=progress, report_mode=False)
+                                   progress_bar=progress, report_mode=False,
+                                   kernel_manager_class=local_kernel_manager())
         os.replace(executed, output)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -186,7 +251,7 @@ def render(names: list[str], allow_uncommitted: bool = False) -> None:
                  "first (git add results/ && git commit), or pass --allow-uncommitted for a "
                  "local look.")
     for name in names:
-        execute_chapter(name, CHAPTERS / f"{name}.ipynb")
+        execute_chapter(name, CHAPTERS / f"{name}.ipynb", answer=True)
         _strip_volatile(CHAPTERS / f"{name}.ipynb")
         print(f"rendered chapters/{name}.ipynb")
 

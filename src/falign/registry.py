@@ -1259,3 +1259,37 @@ def compare(keys, results: str | Path = ROOT / "results", chapters=None) -> pd.D
 
 def keys() -> list[str]:
     return [e.key for e in entries()]
+
+
+def answer_box(chapter: str, results: str | Path = ROOT / "results", chapters=None,
+               most: int = 6):
+    """The box under a chapter's title: what the scoreboard says of the chapter's rows (counts
+    per status, then the rows themselves, most telling first: differs, printed statement wrong,
+    undecided, reproduced, pending, not comparable), in the scoreboard's wording.  None for a
+    chapter with no rows.  The book's render step puts it under every chapter's title."""
+    from html import escape
+
+    from IPython.display import HTML
+
+    mine = [e for e in entries() if e.chapter == chapter]
+    if not mine:
+        return None
+    ctx = Context(results, chapters)
+    rows = [e.row(ctx) for e in mine]
+    order = {s: i for i, s in enumerate((DIFFERS, WRONG, UNDECIDED, REPRODUCED, PENDING,
+                                         NOT_COMPARABLE))}
+    rows.sort(key=lambda r: order[r["status"]])
+    counts = ", ".join(f"{sum(r['status'] == s for r in rows)} {s}" for s in STATUSES
+                       if any(r["status"] == s for r in rows))
+    items = "".join(
+        f"<li><strong>{escape(r['status'])}</strong>: {escape(plain(r['what']))} (printed "
+        f"{escape(plain(r['printed']))}; ours {escape(plain(str(r['ours'])))})</li>"
+        for r in rows[:most])
+    more = (f"<p>{len(rows) - most} more rows on the "
+            f"<a href=\"scoreboard.html\">scoreboard</a>.</p>" if len(rows) > most else
+            "<p>Every row with its test and runs: the <a href=\"scoreboard.html\">"
+            "scoreboard</a>.</p>")
+    return HTML('<div class="admonition note answer-box"><p class="admonition-title">'
+                f'The answer: {len(rows)} {"row" if len(rows) == 1 else "rows"} of the '
+                f'scoreboard ({escape(counts)})</p>'
+                f'<ul>{items}</ul>{more}</div>')
