@@ -164,6 +164,12 @@ def test_book_workflow_builds_without_training_and_deploys_to_pages():
     assert steps["actions/upload-artifact"]["with"]["path"] == "_build/html"
     order = list(steps)
     assert order.index("make book") < order.index("actions/upload-pages-artifact")
+    # the student edition is built and copied under /student/ before the site is uploaded
+    assert order.index("make student-book") < order.index("actions/upload-pages-artifact")
+    copy = next(s for s in order if "_build/html/student" in s)
+    assert "cp -r _build/student/src/_build/html _build/html/student" in copy
+    assert order.index("make student-book") < order.index(copy) < \
+        order.index("actions/upload-pages-artifact")
     assert deploy["needs"] == "build"
     assert deploy["environment"] == {"name": "github-pages",
                                      "url": "${{ steps.deployment.outputs.page_url }}"}
