@@ -254,9 +254,12 @@ glue("mdfa_min_weight", float(mdfa_runs.min_weight_after_first.min()) if mdfa_ru
 t2_cnn = sweep.cells[(sweep.cells.table == 2) & (sweep.cells.architecture == "cnn")]
 glue("t2_cnn_stored", int(t2_cnn.stored.sum()))
 glue("t2_cnn_planned", int(t2_cnn.planned.sum()))
-cost = lechner_mdfa.pending_core_hours(sweep)
-glue("heavy_core_hours", cost.loc[lechner_mdfa.HEAVY_KIND, "core_hours"])
-_ = glue("heavy_run_hours", cost.loc[lechner_mdfa.HEAVY_KIND, "longest_run_h"])
+try:
+    cost = lechner_mdfa.pending_core_hours(sweep).loc[lechner_mdfa.HEAVY_KIND]
+except ValueError:                   # no 20-epoch CPU run stored to scale the estimate from
+    cost = pd.Series({"core_hours": np.nan, "longest_run_h": np.nan, "runs": np.nan})
+glue("heavy_core_hours", cost["core_hours"])
+_ = glue("heavy_run_hours", cost["longest_run_h"])
 
 # %% [markdown]
 # ## What the 20-epoch reading shows

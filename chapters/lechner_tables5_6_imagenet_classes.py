@@ -152,10 +152,13 @@ glue("t5_high", grid5.core_h_at_cap.sum())
 glue("grid_cpu", lechner_mdfa.EPOCH_CPU)
 glue("stored", sweep.stored)
 glue("expected", sweep.expected)
-cost = lechner_mdfa.pending_core_hours(sweep)
-glue("heavy_core_hours", cost.loc[lechner_mdfa.HEAVY_KIND, "core_hours"])
-glue("heavy_runs", cost.loc[lechner_mdfa.HEAVY_KIND, "runs"])
-glue("heavy_run_hours", cost.loc[lechner_mdfa.HEAVY_KIND, "longest_run_h"])
+try:
+    cost = lechner_mdfa.pending_core_hours(sweep).loc[lechner_mdfa.HEAVY_KIND]
+except ValueError:                   # no 20-epoch CPU run stored to scale the estimate from
+    cost = pd.Series({"core_hours": np.nan, "longest_run_h": np.nan, "runs": np.nan})
+glue("heavy_core_hours", cost["core_hours"])
+glue("heavy_runs", cost["runs"])
+glue("heavy_run_hours", cost["longest_run_h"])
 _ = glue("cnn_ratio", lechner_mdfa.flops_per_example("imagenet", "cnn", 224, 10)
          / lechner_mdfa.flops_per_example("imagenet", "cnn", 64, 10))
 

@@ -429,3 +429,20 @@ def test_selection_fields_refuse_bad_values_with_the_fix():
         L.run_specs(replace(SMOKE, selection="test"))
     with pytest.raises(ValueError, match="epochs is the cap"):
         L.run_specs(replace(SMOKE, min_epochs=10, epochs=4))
+
+
+def test_ordering_is_shown_reversed_or_open_by_the_sign_test():
+    def runs(diffs):
+        rows = []
+        for sample, d in enumerate(diffs):
+            rows += [{"table": 1, "n_classes": 2, "activation": "tanh", "sample": sample,
+                      "rule": "dfa", "test": 60.0 + d},
+                     {"table": 1, "n_classes": 2, "activation": "tanh", "sample": sample,
+                      "rule": "mdfa", "test": 60.0}]
+        return pd.DataFrame(rows)
+
+    assert L.ordering(runs([1, 2, 3, 4, 5]), "dfa", "mdfa", {}).endswith("; shown.")  # p = 1/32
+    assert L.ordering(runs([-1, -2, -3, -4, -5]), "dfa", "mdfa", {}).endswith("; reversed.")
+    assert "at least 5 are needed" in L.ordering(runs([1, 2]), "dfa", "mdfa", {})
+    assert "tied in all 2 paired runs" in L.ordering(runs([0, 0]), "dfa", "mdfa", {})
+    assert "pending" in L.ordering(runs([1])[:0], "dfa", "mdfa", {})

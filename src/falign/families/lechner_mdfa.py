@@ -1119,10 +1119,12 @@ def ordering(runs: pd.DataFrame, better: str, worse: str, cells: dict, value: st
     t = sign_test(runs, better, worse, cells, value)
     if not t["pairs"]:
         return f"{claim}: pending (no paired runs stored yet)."
+    if t["p"] != t["p"]:
+        return (f"{claim}: tied in all {t['pairs']} paired runs ({value} accuracy); open.")
     back = sign_test(runs, worse, better, cells, value)
     verdict = ("shown" if t["p"] < ALPHA else "reversed" if back["p"] < ALPHA else
                "open: the sign test cannot decide it" + (
-                   f" with {t['pairs']} pairs (at least 5 are needed for p < {ALPHA:g})"
+                   f" with {t['pairs']} pair(s) (at least 5 are needed for p < {ALPHA:g})"
                    if t["pairs"] < 5 else ""))
     return (f"{claim}: in {t['wins']} of {t['pairs']} paired runs, by {t['mean_diff']:+.1f} "
             f"points on average ({value} accuracy; one-sided sign test p = {t['p']:.2g}, the "
