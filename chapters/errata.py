@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Errata: printed statements the book finds wrong
+# # Errata: printed statements found wrong
+#
+# *Printed statements the book finds wrong.*
 #
 # Every place where a chapter of this book finds a printed statement, equation, table entry or
 # protocol detail of {cite:t}`robertson2024implicit`, {cite:t}`lillicrap2016random` or

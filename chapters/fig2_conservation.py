@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Figure 2: the conservation law during training
+# # Figure 2: the conservation law
+#
+# *The conservation law during training.*
 #
 # Feedback alignment (FA) trains the hidden layer of a two-layer network with the error sent
 # back through a fixed random matrix $B_2$ instead of $W_2^\top$. {cite:t}`robertson2024implicit`

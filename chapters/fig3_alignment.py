@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Figure 3: alignment of the output weights with their feedback
+# # Figure 3: alignment with the feedback
+#
+# *Alignment of the output weights with their feedback.*
 #
 # The conservation law of Figure 2 turns into alignment. Rearranged for one hidden neuron,
 #

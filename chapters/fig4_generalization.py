@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Figure 4: fitting the noise and still generalising
+# # Figure 4: fitting noise, still generalising
+#
+# *Fitting the noise and still generalising.*
 #
 # A fifth of the 4000 training labels are wrong. A network that fits its training set therefore
 # memorises 800 wrong labels, and classical intuition says its test error should suffer, more so

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Figures 5–7: layer-wise alignment of the LeNet, n = 10, 25, 50
+# # Figures 5–7: the LeNet's layer alignment
+#
+# *Layer-wise alignment of the LeNet, n = 10, 25, 50.*
 #
 # Appendix B.2 of {cite:t}`robertson2024implicit` follows the runs of Table 1 (previous
 # chapter, same stored runs) layer by layer. For each trainable layer of the LeNet,

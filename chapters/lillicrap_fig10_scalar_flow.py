@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Figure 10: the scalar flow field and its invariant
+# # Supp. Fig. 10: the scalar flow
+#
+# *Lillicrap et al. 2016, Supplementary Figure 10: the scalar flow field and its invariant.*
 #
 # The smallest network in which feedback alignment has to do something is a chain of three
 # linear neurons: input $x$, hidden $h = Ax$, output $y = Wh$, trained towards $y^* = Tx$ with

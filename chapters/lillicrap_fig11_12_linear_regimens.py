@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Figures 11 and 12: alignment in linear networks under three regimens
+# # Supp. Figs 11–12: linear regimens
+#
+# *Lillicrap et al. 2016, Supplementary Figures 11 and 12: alignment in linear networks under three regimens.*
 #
 # Note 12 of {cite:t}`lillicrap2016random` explains why the forward weights $W$ come to align
 # with the feedback $B^\top$ by splitting the deterministic linear dynamics

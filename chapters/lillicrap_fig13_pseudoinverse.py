@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Figure 13: small initial weights make FA follow the pseudoinverse
+# # Supp. Fig. 13: towards the pseudoinverse
+#
+# *Lillicrap et al. 2016, Supplementary Figure 13: small initial weights make FA follow the pseudoinverse.*
 #
 # Feedback alignment sends the output error to the hidden layer through a fixed matrix: its
 # hidden update is $\delta_{\mathrm{FA}} = Be$, where backprop would use $\delta_{\mathrm{BP}} =

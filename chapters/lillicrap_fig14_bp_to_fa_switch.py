@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Figure 14: a backprop minimum is not a resting point of feedback alignment
+# # Supp. Fig. 14: from BP to FA
+#
+# *Lillicrap et al. 2016, Supplementary Figure 14: a backprop minimum is not a resting point of feedback alignment.*
 #
 # Backprop descends the loss $L(\theta)$, so its resting points are the loss's stationary
 # points. Feedback alignment does not descend any function: its update of the hidden layer,

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Figure 5: what the first layer of a 784-1000-10 network learns under shallow, BP and FA training
+# # Supp. Fig. 5: receptive fields
+#
+# *Lillicrap et al. 2016, Supplementary Figure 5: what the first layer of a 784-1000-10 network learns under shallow, BP and FA training.*
 #
 # Main-text Figure 3a of {cite:t}`lillicrap2016random` trains a network with one hidden layer of
 # 1000 tanh units on MNIST three ways, and Supplementary Figure 5 shows what each does to the

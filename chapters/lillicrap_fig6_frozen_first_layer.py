@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Figure 6: freezing the first layer
+# # Supp. Fig. 6: frozen first layer
+#
+# *Lillicrap et al. 2016, Supplementary Figure 6: freezing the first layer.*
 #
 # Does feedback alignment send anything useful past the layer next to the output? A deeper
 # network trained by FA could beat a shallower one merely by having more parameters, with the

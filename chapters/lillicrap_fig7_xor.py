@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Figure 7: XOR, and output weights that turn towards B
+# # Supp. Fig. 7: XOR
+#
+# *Lillicrap et al. 2016, Supplementary Figure 7: XOR, and output weights that turn towards B.*
 #
 # XOR is the smallest problem a network without hidden units cannot solve: the four patterns
 # $(0,0)\mapsto 0$, $(0,1)\mapsto 1$, $(1,0)\mapsto 1$, $(1,1)\mapsto 0$ are not linearly

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Figure 8: feedback alignment with momentum
+# # Supp. Fig. 8: momentum
+#
+# *Lillicrap et al. 2016, Supplementary Figure 8: feedback alignment with momentum.*
 #
 # Heavy-ball momentum accumulates past updates so that steps build up speed along directions
 # that stay consistent. {cite:t}`lillicrap2016random` (Supplementary Note 8) ask whether this

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Figure 9: each hidden unit's forward weights turn toward its feedback
+# # Supp. Fig. 9: each unit's angle
+#
+# *Lillicrap et al. 2016, Supplementary Figure 9: each hidden unit's forward weights turn toward its feedback.*
 #
 # Feedback alignment works because the forward weights come to agree with the fixed random
 # feedback. Most measurements of this agreement look at whole matrices. {cite:t}`lillicrap2016random`

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, MNIST results (Supplementary Notes 5 and 9): test errors of deeper tanh networks and reconstruction errors of autoencoders, BP against FA
+# # Lillicrap MNIST: BP against FA
+#
+# *Lillicrap et al. 2016, MNIST results (Supplementary Notes 5 and 9): test errors of deeper tanh networks and reconstruction errors of autoencoders, BP against FA.*
 #
 # After the one-hidden-layer network of the main text, {cite:t}`lillicrap2016random` report in
 # Supplementary Note 5 how feedback alignment (FA) does against backprop (BP) on MNIST with

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Note 11 (Theorem 1): feedback alignment drives a linear network to zero error
+# # Lillicrap Theorem 1: zero error
+#
+# *Lillicrap et al. 2016, Supplementary Note 11 (Theorem 1): feedback alignment drives a linear network to zero error.*
 #
 # Note 11 of {cite:t}`lillicrap2016random` proves the first guarantee for feedback alignment.
 # Take a linear network $y = WAx$ with target $y^* = Tx$, error matrix $E = T - WA$ and a fixed

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lillicrap et al. 2016, Supplementary Notes 14-16 (Theorem 2): FA's hidden update points along the pseudoinverse's, and FA's field is not a gradient
+# # Lillicrap Theorem 2: the pseudoinverse
+#
+# *Lillicrap et al. 2016, Supplementary Notes 14-16 (Theorem 2): FA's hidden update points along the pseudoinverse's, and FA's field is not a gradient.*
 #
 # Note 14 of {cite:t}`lillicrap2016random` studies the smallest case where feedback alignment
 # can be solved exactly: a linear network $y = Wh$, $h = Ax$, trained on **one** pair

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Limitations
 #
+# *What the stand-in datasets, CPU-only runs and missing repeats change.*
+#
 # What this book could not do as the papers did, and what that changes for the comparisons on
 # the [scoreboard](scoreboard.ipynb). The numbers on this page are read from the result store
 # and the chapter sources when the page is rendered.

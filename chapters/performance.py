@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Performance: what each learning rule costs
+# # Performance: what each rule costs
+#
+# *What each learning rule costs.*
 #
 # A feedback-alignment step does the same arithmetic as a backprop step. The backward pass
 # multiplies the error by a feedback matrix $B$ where backprop multiplies by $W^\top$; $B$ has

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Reading the protocol: an ablation
 #
+# *What Appendix A leaves open, and what each reading changes.*
+#
 # Appendix A of {cite:t}`robertson2024implicit` fixes most of the noisy-MNIST protocol (4000
 # images, 20% label noise, two-layer leaky-ReLU networks, full-batch SGD, learning rate
 # {glue:text}`paper_lr:.2f` divided by 10 every 1000 epochs, momentum

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Scoreboard: what reproduced, in all three works
+# # Scoreboard: what reproduced
+#
+# *What reproduced, in all three works.*
 #
 # One row per printed number, claim, theorem, lemma or proposition of
 # {cite:t}`robertson2024implicit`, {cite:t}`lillicrap2016random` and {cite:t}`lechner2020learning`

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Table 1: LeNet on n-class subsets, test accuracy by learning rule
+# # Table 1: LeNet accuracy by rule
+#
+# *LeNet on n-class subsets, test accuracy by learning rule.*
 #
 # Section 6.2 of {cite:t}`robertson2024implicit` leaves two-layer networks and asks whether what
 # the theory says about alignment matters for deep convolutional networks. The conservation law

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Table 2 under the package's readings: 64 or 224 pixels, crops and flips
+# # Table 2's readings: pixels, crops, flips
+#
+# *Table 2 under the package's readings: 64 or 224 pixels, crops and flips.*
 #
 # Appendix A says only that the deep networks' hyper-parameters were "tuned from the default
 # settings of biotorch", the package the paper used, and that the data were normalised. For

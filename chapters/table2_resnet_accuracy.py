@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Table 2: ResNet-18 on n-class Tiny-ImageNet, test accuracy by learning rule
+# # Table 2: ResNet-18 accuracy by rule
+#
+# *ResNet-18 on n-class Tiny-ImageNet, test accuracy by learning rule.*
 #
 # Table 2 of {cite:t}`robertson2024implicit` repeats Table 1's question on a network ten times
 # deeper: does a rule whose feedback is *aligned* with the forward weights (sign-FA,

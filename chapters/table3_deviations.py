@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Table 3: how far training strays from the conservation law
+# # Table 3: deviations from the law
+#
+# *How far training strays from the conservation law.*
 #
 # Theorem 5.2 says the normalised potential of every hidden neuron,
 #

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Proposition 5.3 and Lemma 5.4: floors under the alignment of sign-FA and FA
+# # Prop. 5.3, Lemma 5.4: alignment floors
+#
+# *Proposition 5.3 and Lemma 5.4: floors under the alignment of sign-FA and FA.*
 #
 # Two short results of {cite:t}`robertson2024implicit` bound the cosine between a layer's
 # weights and its feedback from below. Proposition 5.3 is about sign-FA, whose feedback is

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Theorem 5.2: the conservation law, exactly and step by step
+# # Theorem 5.2: the conservation law
+#
+# *The conservation law, exactly and step by step.*
 #
 # The central result of {cite:t}`robertson2024implicit` is a conservation law for single hidden
 # units. Take a unit $j$ in hidden layer $i$: its incoming weights are the column

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Theorem 5.1: convergence under alignment dominance
+# # Theorem 5.1: convergence under dominance
+#
+# *Convergence under alignment dominance.*
 #
 # A feedback-alignment rule does not follow the gradient, so the textbook argument that the loss
 # goes down does not apply to it. Section 4 of {cite:t}`robertson2024implicit` measures how much

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # First arXiv version: feedback alignment finds the minimum-norm solution of a linear network
+# # arXiv v1: the minimum-norm solution
+#
+# *First arXiv version: feedback alignment finds the minimum-norm solution of a linear network.*
 #
 # The first arXiv version of {cite:t}`robertson2024implicit` (2306.01870v1) had a result that
 # the published paper dropped: an over-parameterised two-layer *linear* network trained by

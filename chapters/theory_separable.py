@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Proposition 5.7: two-layer leaky-ReLU networks converge on orthogonally separable data
+# # Proposition 5.7: separable data
+#
+# *Two-layer leaky-ReLU networks converge on orthogonally separable data.*
 #
 # Proposition 5.7 of {cite:t}`robertson2024implicit` puts the pieces together: the conservation
 # law (Theorem 5.2) keeps the output weights aligned with their feedback (Lemma 5.4), data whose

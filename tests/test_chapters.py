@@ -163,3 +163,23 @@ def test_every_chapter_with_scoreboard_rows_opens_with_its_answer(name):
     assert box is not None and nb.cells.index(box) == 1, f"re-render {name}"
     html = "".join(o.get("data", {}).get("text/html", "") for o in box.outputs)
     assert "The answer:" in html
+
+
+# The Lechner chapters' titles are shortened with the rest of their rewrite (not yet done).
+LONG_TITLES_LEFT = {n for n in chapter_names() if n.startswith("lechner_")}
+
+
+@pytest.mark.parametrize("name", chapter_names())
+def test_the_sidebar_title_is_short_and_the_long_form_is_the_subtitle(name):
+    """The first heading is what the sidebar shows: at most 7 words; the line after it (past a
+    blank line) is the long form in italics."""
+    if name in LONG_TITLES_LEFT:
+        pytest.skip("title shortened with the chapter's rewrite")
+    lines = (CHAPTERS / f"{name}.py").read_text().splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("# # "))
+    title = lines[heading][4:]
+    assert len(title.split()) <= 7, f"{name}: sidebar title {title!r} is long: shorten it"
+    subtitle = lines[heading + 2]
+    assert lines[heading + 1] == "#" and re.fullmatch(r"# \*[^*].*[^*]\*", subtitle), \
+        f"{name}: put the long title in italics on the line after the heading"
+    assert len(subtitle) - 4 > len(title) or ":" in title, (name, subtitle)
