@@ -74,7 +74,12 @@ for family, prof, items, data in grids:
                  "runs planned": "-" if sweep is None else sweep.expected,
                  "devices": registry.device_of(sweep)})
 grid_table = pd.DataFrame(rows).set_index("grid")
-grid_table
+# Shown by the items each grid serves (they wrap at spaces, the grid's name does not), with
+# the counts first and in one column, so that they are on screen at phone width.
+(grid_table.assign(**{"runs stored of planned": [f"{s} of {p}" for s, p in
+                                                 zip(grid_table["runs stored"],
+                                                     grid_table["runs planned"])]})
+ .reset_index().set_index("items")[["runs stored of planned", "data", "devices", "grid"]])
 
 # %% mystnb={"image": {"alt": "Horizontal bars, one per stored grid, of runs stored against runs planned."}}
 import matplotlib.pyplot as plt
@@ -103,8 +108,10 @@ for path in sorted(Path(".").glob("*.py")):
             while j < len(lines) and lines[j].startswith("# |"):
                 n, j = n + 1, j + 1
     if n:
-        counts[path.stem] = n
-pd.Series(counts, name="readings fixed").to_frame()
+        # the chapter by its sidebar title (wraps at spaces, unlike its file name)
+        title = next(line[4:] for line in lines if line.startswith("# # "))
+        counts[title] = n
+pd.Series(counts, name="readings fixed").rename_axis("chapter").to_frame()
 
 # %% [markdown]
 # Printed results not attempted, and why:
