@@ -49,23 +49,10 @@ from falign.families import lechner_mdfa
 plots.set_style()
 # The text's protocol (selection on validation; Table 3's FC network at the quick profile) and,
 # beside it, the 20-epoch reading (both tables, n <= 10 at the quick profile).
-tuned = lechner_mdfa.load_tables((3, 4), profile, results, device, data_root, train_missing,
-                                 overrides)
-sweep = lechner_mdfa.load_tables((3, 4), lechner_mdfa.READING_OF[profile], results, device,
-                                 data_root, train_missing, overrides)
-show_status(tuned)
-show_status(sweep)
-display(Markdown(
-    f"Rendered at the **{profile}** profile: {lechner_mdfa.describe(tuned.protocol)['schedule']}; "
-    f"{tuned.protocol.samples} class subset(s) per cell where the paper has five; n = "
-    f"{', '.join(map(str, tuned.protocol.classes_cifar))}. Beside it, the **20-epoch reading** "
-    f"({lechner_mdfa.READING_OF[profile]}, n = {', '.join(map(str, sweep.protocol.classes_cifar))}): "
-    f"{lechner_mdfa.describe(sweep.protocol)['schedule']}."))
-ours = lechner_mdfa.cell_summary(sweep.table, sweep.cells)                   # 20-epoch reading
-ours_tuned = lechner_mdfa.cell_summary(tuned.table, tuned.cells, tuned.protocol)
-tuned_runs = lechner_mdfa.run_summary(tuned.table)
-reported = lechner_mdfa.final_runs(tuned_runs, tuned.protocol)
-sources = {"selected": ours_tuned, "20 epochs": ours}
+runs = lechner_mdfa.chapter_runs((3, 4), profile, results, device, data_root, train_missing,
+                                 overrides, unit="class subset(s)")
+tuned, sweep, ours, ours_tuned = runs.tuned, runs.sweep, runs.ours, runs.ours_tuned
+tuned_runs, reported, sources = runs.tuned_runs, runs.reported, runs.sources
 
 # %% [markdown]
 # ## How the runs are set up

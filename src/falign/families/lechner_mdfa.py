@@ -1399,3 +1399,46 @@ def classes_figure(ours: pd.DataFrame, tables):
                fontsize=8)
     fig.tight_layout()
     return fig
+
+
+@dataclass
+class ChapterRuns:
+    """What a table chapter shows: the selected runs (`tuned`, the profile) and the 20-epoch
+    reading beside them (`sweep`), with their cell summaries."""
+    tuned: object
+    sweep: object
+    ours: pd.DataFrame                # 20-epoch reading, per cell
+    ours_tuned: pd.DataFrame          # selected runs, per cell
+    tuned_runs: pd.DataFrame          # selected runs, per run
+    reported: pd.DataFrame            # the runs each cell reports (chosen rate)
+
+    @property
+    def sources(self) -> dict:
+        return {"selected": self.ours_tuned, "20 epochs": self.ours}
+
+
+def chapter_runs(tables, profile: str = "quick", results="results", device: str = "auto",
+                 data_root=None, train_missing: bool = False, overrides: dict | None = None,
+                 unit: str = "class subset(s)") -> ChapterRuns:
+    """Load a table chapter's runs under the selection protocol and the 20-epoch reading,
+    show both status lines and a one-paragraph description, and summarise them per cell."""
+    from IPython.display import Markdown, display
+
+    from ..chapters import show_status
+
+    tuned = load_tables(tables, profile, results, device, data_root, train_missing, overrides)
+    sweep = load_tables(tables, READING_OF[profile], results, device, data_root,
+                        train_missing, overrides)
+    show_status(tuned)
+    show_status(sweep)
+    ns = sorted({int(n) for n in tuned.cells.get("n_classes", pd.Series(dtype=int))} - {2})
+    classes = f"; n = {', '.join(map(str, ns))}" if ns else ""
+    display(Markdown(
+        f"Rendered at the **{profile}** profile: {describe(tuned.protocol)['schedule']}; "
+        f"{tuned.protocol.samples} {unit} per cell where the paper has five{classes}. Beside it, "
+        f"the **20-epoch reading** ({READING_OF[profile]}): "
+        f"{describe(sweep.protocol)['schedule']}."))
+    tuned_runs = run_summary(tuned.table)
+    return ChapterRuns(tuned, sweep, cell_summary(sweep.table, sweep.cells),
+                       cell_summary(tuned.table, tuned.cells, tuned.protocol), tuned_runs,
+                       final_runs(tuned_runs, tuned.protocol))
