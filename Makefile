@@ -6,7 +6,7 @@ SHARED  ?= ../shared/data
 FALIGN_DATA ?= $(abspath data)
 export FALIGN_DATA
 
-.PHONY: venv data test book sweep verify-results student-book bench clean reproduce notebooks browser runs background device-data pending pack-runs unpack-runs
+.PHONY: venv data test book sweep verify-results student-book bench clean reproduce notebooks verdict browser runs background device-data pending pack-runs unpack-runs
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,13 @@ reproduce: venv data
 	$(PY) -m falign.notebooks reproduce $(CHAPTER) --profile $(PROFILE) --device $(DEVICE) --results $(RESULTS)
 
 # Re-render the committed chapter notebooks from stored results (no training).
+# Chapters first, then verdict.md, then the scoreboard, errata and limitations pages (they read
+# the chapters' glued values).  Run `make verdict` after committing runs.
 notebooks: venv
-	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m falign.notebooks render $(CHAPTER)
+	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m falign.scoreboard render $(CHAPTER)
+
+verdict: venv
+	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m falign.scoreboard verdict
 
 # Pending runs of a family: train them within a time budget (resumable: a run cut short is
 # checkpointed under results/_checkpoints and resumed by the next call), list them, or move

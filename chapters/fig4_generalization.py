@@ -60,15 +60,29 @@ fig = plots.against_width(final, {
 # %% [markdown]
 # ## Beside the paper
 #
-# The paper's Figure 4 has no printed numbers. Its claims, against our final values (mean over
-# repeats, narrowest and widest width):
+# The paper's Figure 4 has no printed numbers. Its two claims are rows of the scoreboard
+# (`falign.registry`), each decided by the test its row names:
+
+# %%
+from falign import registry
+
+claims = registry.compare(["rk.fig4.fit", "rk.fig4.wider"])
+display(claims[["what", "printed", "ours", "runs", "status", "test"]])
+
+# %% [markdown]
+# Our final values behind them (mean over repeats, narrowest and widest width):
 
 # %%
 display(analysis.rounded(analysis.generalization_summary(final)))
 
 # %%
-# The numbers the next section quotes, glued into its prose.
+# The numbers the next section quotes, glued into its prose; each verdict is its scoreboard
+# row's status.
 from falign.chapters import glue
+
+status = claims.set_index("key").status
+glue("status_wider", status["rk.fig4.wider"])
+glue("status_fit", status["rk.fig4.fit"])
 
 cells = final.groupby(["rule", "width"])[["train_acc", "test_acc"]].mean()
 test = cells.test_acc.unstack("rule")
@@ -86,12 +100,13 @@ for rule, accuracy in widest.items():
 # %% [markdown]
 # ## Where we agree and where we do not
 #
-# - **Agree: wider is not worse.** Clean test loss falls and clean test accuracy rises with
+# - **Wider is not worse** (scoreboard: {glue:text}`status_wider`). Clean test loss falls and clean test accuracy rises with
 #   width for every method, from the narrowest network to the widest (with small wiggles
 #   between neighbouring widths), so the extra parameters do not hurt generalisation.
-# - **Agree: the FA family generalises about as well as GD**, within
+# - **The FA family generalises about as well as GD** (our measurement; no scoreboard row),
+#   within
 #   {glue:text}`family_gd_test_gap_points:.1f` points of test accuracy at each width.
-# - **Disagree: the networks do not fit the noise.** Under this protocol (mean cross-entropy,
+# - **The networks fit the noise** (scoreboard: {glue:text}`status_fit`). Under this protocol (mean cross-entropy,
 #   learning rate 0.05 for the first 1000 epochs, then divided by 10 every 1000) the final
 #   training accuracy on the noisy labels, averaged over repeats, ends between
 #   {glue:text}`train_acc_smallest:.2f` and {glue:text}`train_acc_largest:.2f` for every method

@@ -139,6 +139,19 @@ closing = lm.closing_table(sweep, twelve, records)
 closing.assign(rule=closing.rule.map(LABELS)).set_index(["network", "rule"])
 
 # %% [markdown]
+# The verdict on each printed number is its scoreboard row (`falign.registry`): the converged
+# runs, repeats stored of planned, against the printed value by the test the row names; the
+# 12-epoch reading is named in the reason column as a reading, never as the protocol, and a
+# cell without runs gives the cost of the rest from the measured core-seconds per epoch (the
+# cost section below).
+
+# %%
+from falign import registry
+
+verdicts = registry.compare(k for k in registry.keys() if k.startswith("lillicrap.mnist."))
+verdicts[["what", "printed", "ours", "runs", "status", "test", "reason"]]
+
+# %% [markdown]
 # The text's comparisons of the two rules: the printed ordering, and ours decided by a
 # two-sided exact permutation test over the stored repeats' final values (an ordering is
 # claimed only below p = 0.05; with five repeats per rule the smallest possible p is 0.008,

@@ -110,6 +110,17 @@ display(Markdown("\n".join(f"- {line}" for line in
                            readings.decision(acc, paper_values.table2(), sweep.protocol.base))))
 
 # %% [markdown]
+# This chapter picks a reading; it does not score Table 2. The scoreboard scores the printed
+# cells on the reading the Table 2 chapter trains (`falign.registry`, the same two-standard-error
+# test); its rows for the two cells compared here:
+
+# %%
+from falign import registry
+
+registry.compare(["rk.table2.n10.bp", "rk.table2.n10.signfa"])[
+    ["what", "printed", "ours", "runs", "status", "reason"]]
+
+# %% [markdown]
 # ## Provenance
 
 # %%

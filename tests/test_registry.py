@@ -128,3 +128,69 @@ def test_the_landing_page_verdict_is_computed_from_the_store(board):
     toc = (ROOT / "_toc.yml").read_text()
     for page in re.findall(r"file: (\S+)", toc):
         assert page in intro or f"{page}.md" in intro, f"intro.md's table does not link {page}"
+
+
+def test_no_printed_column_keeps_an_unfilled_template(board):
+    unfilled = board.printed.str.contains(registry.GLUE_TEMPLATE.pattern)
+    assert not unfilled.any(), board[unfilled].key.tolist()
+
+
+# Chapters that show their printed-versus-ours verdicts through registry.compare, with a key
+# every one of their compare calls must select.
+ADOPTED = {"fig3_alignment": "rk.fig3.", "fig4_generalization": "rk.fig4.",
+           "lillicrap_mnist_results": "lillicrap.mnist.",
+           "lillicrap_fig5_receptive_fields": "lillicrap.fig5.error",
+           "table2_resnet_accuracy": "rk.table2.", "table2_readings": "rk.table2."}
+
+
+@pytest.mark.parametrize("name", sorted(ADOPTED))
+def test_chapters_show_their_verdicts_through_the_registry(name):
+    text = (CHAPTERS / f"{name}.py").read_text()
+    assert "registry.compare(" in text, f"{name} compares printed values without the registry"
+    assert ADOPTED[name] in text
+    assert not re.search(r"\*\*(Agree|Disagree|Differ)\b", text), \
+        f"{name} states a verdict in prose instead of gluing its scoreboard row's status"
+    # every key prefix the chapter selects exists in the registry
+    for prefix in re.findall(r"startswith\(\"([\w.]+)\"\)", text):
+        assert any(k.startswith(prefix) for k in registry.keys()), prefix
+
+
+def test_a_printed_error_is_decided_by_a_test_over_repeats():
+    assert registry.above_printed([1.9], 2.1)[0] == registry.REPRODUCED
+    assert registry.above_printed([3.9], 2.1)[0] == registry.UNDECIDED        # one repeat
+    assert registry.above_printed([3.9, 4.1, 4.0], 2.1)[0] == registry.DIFFERS
+    assert registry.above_printed([1.0, 4.0], 2.1)[0] == registry.UNDECIDED   # p = 0.43
+    assert registry.above_printed([], 2.1)[0] == registry.PENDING
+
+
+def test_the_saturation_hypothesis_is_decided_only_by_a_test():
+    import pandas as pd
+
+    def table(fa, bp):
+        rows = [{"run_key": f"{r}{i}", "arch": "784-1000-10", "rule": r, "epoch": 5,
+                 "saturated_1": v} for r, vals in (("fa", fa), ("bp", bp))
+                for i, v in enumerate(vals)]
+        return pd.DataFrame(rows)
+    assert registry.saturation_test(table([0.8], [0.6]))["status"] == registry.UNDECIDED
+    up = registry.saturation_test(table([0.80, 0.82, 0.81], [0.60, 0.62, 0.61]))
+    assert up["status"] == registry.REPRODUCED and "does not prove" in up["text"]
+    down = registry.saturation_test(table([0.60, 0.62, 0.61], [0.80, 0.82, 0.81]))
+    assert down["status"] == registry.DIFFERS and "refuted" in down["text"]
+    assert registry.saturation_test(table([], []).iloc[:0])["status"] == registry.PENDING
+
+
+def test_mnist_rows_use_the_protocol_runs_and_measured_costs(board, tmp_path):
+    from falign.families import lillicrap_mnist as lm
+    rows = board[board.key.str.startswith("lillicrap.mnist.")].set_index("key")
+    assert len(rows) == len(lm.PRINTED)
+    assert set(rows.runs.str.split("/").str[1]) == {str(lm.PAPER.repeats)}   # paper: 5 repeats
+    # The 12-epoch runs are stored: named as a reading in the reason, never counted as runs.
+    assert "12-epoch reading (not the protocol)" in rows.loc["lillicrap.mnist.h1000.fa", "reason"]
+    empty = scoreboard.scoreboard(tmp_path).set_index("key")
+    for a, r, _, _ in lm.PRINTED:
+        row = empty.loc[f"lillicrap.mnist.{lm.SHORT[a]}.{r}"]
+        assert row.status == registry.PENDING and row.runs == f"0/{lm.PAPER.repeats}"
+        bound = lm.EPOCH_CPU_SECONDS[a, r] * lm.PAPER.epochs * lm.PAPER.repeats / 3600
+        assert f"at most {bound:.1f} core-hours" in row.reason, row.reason
+    assert "12-epoch" not in " ".join(empty.loc[empty.index.str.startswith("lillicrap.mnist")]
+                                      .reason)

@@ -48,3 +48,23 @@ def test_the_wide_table_puts_status_and_ours_first_and_fits_narrow_screens():
     assert registry.UNDECIDED in cells[0] and "&lt;ours&gt;" in cells[1]
     assert "<details>" in cells[2] and "&lt;printed&gt;" in cells[2]   # one click away
     assert "&lt;chapter&gt;.html" in cells[2]
+
+
+def test_the_summary_pages_render_after_the_chapters_and_the_verdict():
+    from pathlib import Path
+
+    import pytest
+
+    from falign import scoreboard as sb
+    chapters, pages = sb.render_order(["errata", "fig2_conservation", "scoreboard",
+                                       "limitations", "table1_lenet_accuracy"])
+    assert chapters == ["fig2_conservation", "table1_lenet_accuracy"]
+    assert pages == ["scoreboard", "errata", "limitations"]
+    with pytest.raises(SystemExit, match="usage"):
+        sb.main(["verdicts"])
+    with pytest.raises(SystemExit, match="unknown option"):
+        sb.main(["render", "--all"])
+    make = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    notebooks = make.split("\nnotebooks:")[1].split("\n\n")[0]
+    assert "falign.scoreboard render" in notebooks
+    assert "falign.scoreboard verdict" in make.split("\nverdict:")[1].split("\n\n")[0]

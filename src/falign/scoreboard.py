@@ -146,9 +146,50 @@ def write_verdict(results: str | Path = ROOT / "results", path: Path = VERDICT) 
     return text
 
 
+# The pages that summarise the other chapters: the registry reads the chapters' glued values, so
+# these render last, after verdict.md has been rewritten from the freshly rendered chapters.
+SUMMARY_PAGES = ("scoreboard", "errata", "limitations")
+
+
+def render_order(names: list[str]) -> tuple[list[str], list[str]]:
+    """Split chapter names into (chapters, summary pages), each in its given order; the
+    summary pages always render after the chapters and after verdict.md is rewritten."""
+    return ([n for n in names if n not in SUMMARY_PAGES],
+            [n for n in SUMMARY_PAGES if n in names])
+
+
+def render_book(names: list[str] | None = None, allow_uncommitted: bool = False) -> None:
+    """The full re-render (make notebooks): the chapters first, then verdict.md from the store
+    and the chapters just rendered, then the scoreboard, errata and limitations pages.  With
+    names, those chapters, then the verdict and every summary page (their rows read them)."""
+    from . import notebooks
+    chapters, pages = render_order(names or notebooks.chapter_names())
+    if names:
+        pages = list(SUMMARY_PAGES)
+    notebooks.render(chapters, allow_uncommitted)
+    write_verdict()
+    print(f"wrote {VERDICT.name}")
+    notebooks.render(pages, allow_uncommitted)
+
+
+USAGE = ("usage: python -m falign.scoreboard verdict                  (rewrites verdict.md)\n"
+         "       python -m falign.scoreboard render [chapter ...] [--allow-uncommitted]\n"
+         "           (chapters, then verdict.md, then the scoreboard/errata/limitations pages)")
+
+
+def main(argv: list[str]) -> None:
+    if argv == ["verdict"]:
+        print(write_verdict())
+    elif argv[:1] == ["render"]:
+        rest = [a for a in argv[1:] if a != "--allow-uncommitted"]
+        unknown = [a for a in rest if a.startswith("-")]
+        if unknown:
+            raise SystemExit(f"unknown option(s) {unknown}\n{USAGE}")
+        render_book(rest or None, "--allow-uncommitted" in argv[1:])
+    else:
+        raise SystemExit(USAGE)
+
+
 if __name__ == "__main__":
     import sys
-    if sys.argv[1:] == ["verdict"]:
-        print(write_verdict())
-    else:
-        sys.exit("usage: python -m falign.scoreboard verdict   (rewrites verdict.md)")
+    main(sys.argv[1:])
