@@ -66,8 +66,8 @@ show_status(sweep)
 # dotted line is Theorem 5.2's prediction for the FA family.
 
 # %% mystnb={"image": {"alt": "The normalised potential of the hidden layer against epoch, one panel per network width, one line per learning rule: the FA family stays near 1, backprop drifts away."}}
-grid = plots.over_epochs(sweep.table, "potential_ratio_weights_1",
-                         "P(t) / P(0)  (unitless)", reference=1.0)
+grid = plots.width_panels(sweep.table, "potential_ratio_weights_1",
+                          "P(t) / P(0)  (unitless)", reference=1.0)
 
 # %% [markdown]
 # GD's curve dwarfs the others, so here are the FA family alone, as deviations $|P(t)/P(0) - 1|$ on a
@@ -76,8 +76,8 @@ grid = plots.over_epochs(sweep.table, "potential_ratio_weights_1",
 # %% mystnb={"image": {"alt": "Deviation of the normalised potential from 1 against epoch for the FA family, one panel per width, on a logarithmic axis."}}
 fa_family = sweep.table[sweep.table.rule != "bp"]
 fa_family = fa_family.assign(dev=(fa_family.potential_ratio_weights_1 - 1).abs().clip(lower=1e-7))
-grid = plots.over_epochs(fa_family[fa_family.epoch > 0], "dev", "|P(t)/P(0) - 1|  (unitless)",
-                         logy=True)
+grid = plots.width_panels(fa_family[fa_family.epoch > 0], "dev",
+                          "|P(t)/P(0) - 1|  (unitless)", logy=True)
 
 # %% [markdown]
 # ## Beside the paper

@@ -118,7 +118,8 @@ def over_epochs(table: pd.DataFrame, y: str, ylabel: str, *, widths=None, col_wr
                 height: float = 2.1, logy: bool = False, reference=None,
                 reference_label: str | None = None, col: str = "width",
                 title: str = "width {col_name} units",
-                xlabel: str = "epoch (full-batch steps)", sharey: bool = False) -> sns.FacetGrid:
+                xlabel: str = "epoch (full-batch steps)", sharey: bool = False,
+                aspect: float = 1.15, legend_ncol: int = 4) -> sns.FacetGrid:
     """`y` against epoch, one panel per value of `col` (default: width), one line per rule
     (mean over repeats, band = one standard error).  `reference`: a number, or a function of
     the panel's value, drawn dotted."""
@@ -127,7 +128,7 @@ def over_epochs(table: pd.DataFrame, y: str, ylabel: str, *, widths=None, col_wr
     grid = sns.relplot(data=data, x="epoch", y=y, col=col, col_wrap=col_wrap,
                        kind="line", errorbar="se", **style_maps(data.rule.unique()),
                        markevery=0.1, markersize=4, height=height,
-                       aspect=1.15, linewidth=1.2, facet_kws={"sharey": sharey})
+                       aspect=aspect, linewidth=1.2, facet_kws={"sharey": sharey})
     for ax, value in zip(grid.axes.flat, grid.col_names):
         if logy:
             ax.set_yscale("log")
@@ -137,9 +138,78 @@ def over_epochs(table: pd.DataFrame, y: str, ylabel: str, *, widths=None, col_wr
             ax.axhline(level, color="black", lw=0.9, ls=":", label=reference_label)
     grid.set_titles(title)
     grid.set_axis_labels(xlabel, ylabel)
-    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, title=None,
-                    frameon=False)
+    sns.move_legend(grid, "lower center", bbox_to_anchor=(0.5, 1.0), ncol=legend_ncol,
+                    title=None, frameon=False)
     return grid
+
+
+# The text column of a page read at 400 px is 353 CSS px wide (measured in headless Chromium);
+# a figure wider than that is shrunk to it, and its tick labels with it.
+PHONE_COLUMN_PX = 353
+MIN_TICK_PT = 8.0                   # smallest tick label, in CSS points, a reader should get
+
+
+def width_panels(table: pd.DataFrame, y: str, ylabel: str, **kwargs) -> sns.FacetGrid:
+    """over_epochs for the ten widths of Figures 2-3 in two columns of panels, narrow enough
+    (about 4.5 in) that the tick labels stay at least MIN_TICK_PT when the figure is shrunk to
+    a phone's text column (PHONE_COLUMN_PX); four columns shrank them to about 4 px."""
+    options = dict(col_wrap=2, height=1.75, aspect=1.25, legend_ncol=2,
+                   title="width {col_name}", xlabel="epoch")
+    grid = over_epochs(table, y, ylabel, **{**options, **kwargs})
+    # one label for the whole left edge: a label per row is taller than the row and overlaps
+    for ax in grid.axes.flat:
+        ax.set_ylabel("")
+    grid.figure.supylabel(ylabel, fontsize=plt.rcParams["axes.labelsize"])
+    grid.tight_layout()
+    return grid
+
+
+def tick_label_pt(fig, column_px: float = PHONE_COLUMN_PX) -> float:
+    """The smallest tick label of `fig`, in CSS points, when the figure as saved (tight box,
+    FIGURE_DPI pixels per inch at 1x) is shown in a text column `column_px` CSS pixels wide:
+    a figure wider than the column is shrunk to it.  1 CSS px = 0.75 pt."""
+    fig.canvas.draw()
+    width_in = fig.get_tightbbox(fig.canvas.get_renderer()).width
+    shown_px = min(width_in * FIGURE_DPI, column_px)
+    sizes = [label.get_fontsize() for ax in fig.axes
+             for label in ax.get_xticklabels() + ax.get_yticklabels()
+             if label.get_visible() and label.get_text()]
+    if not sizes:
+        raise ValueError("the figure has no labelled ticks; draw it before measuring")
+    # a label of s pt is s / 72 in, FIGURE_DPI px per inch at 1x, then scaled with the figure
+    return min(sizes) / 72 * FIGURE_DPI * shown_px / (width_in * FIGURE_DPI) * 0.75
+
+
+def overlapping_tick_labels(fig) -> list[str]:
+    """Tick labels (major and minor) of one axis of one panel whose boxes overlap, as
+    'panel title: a / b', and axis labels of different panels that overlap; empty when none
+    do."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            ticks = axis.get_major_ticks() + axis.get_minor_ticks()
+            labels = [t.label1 for t in ticks if t.label1.get_visible() and t.label1.get_text()
+                      and t.get_visible()]
+            lo, hi = axis.get_view_interval()
+            boxes = [(lab.get_text(), lab.get_window_extent(renderer)) for lab in labels
+                     if min(lo, hi) <= (lab.get_position()[0] if axis is ax.xaxis
+                                        else lab.get_position()[1]) <= max(lo, hi)]
+            for i, (a, box_a) in enumerate(boxes):
+                for b, box_b in boxes[i + 1:]:
+                    if box_a.overlaps(box_b):
+                        found.append(f"{ax.get_title()}: {a} / {b}")
+    # axis labels of different panels (a row's y label taller than the row runs into the next)
+    names = [(f"{ax.get_title()} {which}", label.get_window_extent(renderer))
+             for ax in fig.axes for which, label in (("x label", ax.xaxis.label),
+                                                     ("y label", ax.yaxis.label))
+             if label.get_visible() and label.get_text()]
+    for i, (a, box_a) in enumerate(names):
+        for b, box_b in names[i + 1:]:
+            if box_a.overlaps(box_b):
+                found.append(f"{a} / {b}")
+    return found
 
 
 def layer_alignment(table: pd.DataFrame, layers, n_classes: int, *, height: float = 2.1
