@@ -94,7 +94,7 @@ summary = analysis.mean_se(final, "deviation", ["rule", "width"])
 from falign import registry
 
 claims = registry.compare(k for k in registry.keys() if k.startswith("rk.fig2."))
-claims[["what", "printed", "ours", "runs", "status", "test"]]
+claims[["status", "ours", "printed", "what", "runs", "test"]]
 
 # %%
 # The numbers the next section quotes, glued into its prose.
@@ -242,7 +242,7 @@ provenance_card(sweep)
 # (no download needed). Predict first, then check; the worked solution sits folded under each
 # exercise.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 1: what one discrete step does to the potential
 # :class: tip
 # Theorem 5.2 is a statement about gradient flow; the chapter's runs take discrete steps.
@@ -327,7 +327,7 @@ for rule in ("adafa", "bp"):
           f"{'< 1e-6' if miss < 1e-6 else f'{miss:.1e}'}   "
           f"neurons whose P_j rose: {int((change > 0).sum())} of {len(change)}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: halve the step
 # :class: tip
 # By exercise 1, the FA family's drift is a sum of squared steps. Train for a fixed *time*
@@ -370,7 +370,7 @@ ax.set(xscale="log", yscale="log", xlabel="learning rate η (1/η full-batch ste
 ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 3: frSF or brSF?
 # :class: tip
 # `falign.rules` has two more sign-based rules. frSF uses $B = |M|\odot\mathrm{sign}(W)$ with

@@ -83,7 +83,7 @@ grid = plots.width_panels(fa_family[fa_family.epoch <= 400], "cos_wb_2",
 from falign import registry
 
 claims = registry.compare(k for k in registry.keys() if k.startswith("rk.fig3."))
-display(claims[["what", "printed", "ours", "runs", "status", "test"]])
+display(claims[["status", "ours", "printed", "what", "runs", "test"]])
 
 # %% [markdown]
 # The counts behind those rows, claim by claim and rule by rule:
@@ -176,7 +176,7 @@ provenance_card(sweep)
 # data shaped like noisy MNIST (no download needed). Predict first, then check; the worked
 # solution sits folded under each exercise.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 1: sign-FA's cosine before any training
 # :class: tip
 # Convert a single $784 \to 200$ linear layer to sign-FA
@@ -227,7 +227,7 @@ with torch.no_grad():
 print(f"one non-zero entry:         cos(W, B) = "
       f"{measurements.layer_alignment(layer_model)[0]:.4f}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 2: alignment from two weight norms
 # :class: tip
 # Summed over the hidden neurons, Theorem 5.2 gives the numerator of $\cos(W_2, B_2)$ from the
@@ -322,7 +322,7 @@ ax.set(xlabel="SGD step", ylabel="cos(W2, B2)  (unitless)")
 ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 3: feedback with the wrong sign
 # :class: tip
 # Start FA from the worst feedback there is, $B_2 = -W_2^{(0)}$: convert the network of

@@ -67,7 +67,7 @@ fig = plots.against_width(final, {
 from falign import registry
 
 claims = registry.compare(["rk.fig4.fit", "rk.fig4.wider"])
-display(claims[["what", "printed", "ours", "runs", "status", "test"]])
+display(claims[["status", "ours", "printed", "what", "runs", "test"]])
 
 # %% [markdown]
 # Our final values behind them (mean over repeats, narrowest and widest width):
@@ -148,7 +148,7 @@ provenance_card(sweep)
 # chapter has loaded, or on a Gaussian toy task with noisy labels (no download needed). Predict
 # first, then check; the worked solution sits folded under each exercise.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "stored results"}
 # :::{admonition} Exercise 1: what a training accuracy says about memorisation
 # :class: tip
 # Write the training accuracy on the noisy labels as $a = 0.8\,c + 0.2\,m$, where $c$ is the
@@ -195,7 +195,7 @@ for rule, accuracy in widest.groupby("rule").train_acc.mean().items():
     print(f"{rule:6s} at width {widest.width.max()}: final train accuracy {accuracy:.3f}, so at "
           f"least {max(0.0, (accuracy - 0.8) / 0.2):.0%} of the wrong labels are memorised")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 2: who memorises, and does it hurt?
 # :class: tip
 # A Gaussian toy version of Figure 4: 1000 points of
@@ -262,7 +262,7 @@ for width in (15, 60, 200):
 toy_table = pd.DataFrame(rows).set_index(["width", "rule"])
 toy_table.round(3)
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 3: the law as a leash
 # :class: tip
 # The chapter's introduction says the conservation law "ties the growth of the first layer to

@@ -147,7 +147,7 @@ provenance_card(sweep)
 # chapter has loaded. Predict first, then check; the worked solution sits folded under each
 # exercise.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 1: sign-FA's floor, layer by layer
 # :class: tip
 # Count the weights $N$ of each LeNet layer at $n = 10$ and at $n = 50$, and compute
@@ -189,7 +189,7 @@ for n in (10, 50):
                      "cos(W, B) at init": cosine, "cos / bound": cosine * size ** 0.5})
 pd.DataFrame(rows).set_index(["n", "layer"]).round(4)
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "stored results"}
 # :::{admonition} Exercise 2: FA's chance level, and a feedback nobody uses
 # :class: tip
 # FA's feedback is drawn independently of the weights. Predict the typical size of
@@ -264,7 +264,7 @@ difference = max(float((p - q).detach().abs().max())
                  for p, q in zip(twins[0].parameters(), twins[1].parameters()))
 print(f"largest weight difference after 3 steps, C1's feedback redrawn: {difference}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 3: Theorem 5.2 in a convolutional network
 # :class: tip
 # The paper says the conservation law extends to weight sharing. In the LeNet a "neuron" is a

@@ -147,7 +147,7 @@ live_provenance_card(profile, {"network": "1-1-1 linear, T = B = 1", "repeats": 
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: a different target
 # :class: tip
 # Keep $B = 1$ but set $T = 8$. Where does the flow from near zero end? Predict it from the
@@ -166,7 +166,7 @@ path = ld.scalar_trajectory(1e-3, 1e-3, dt=0.002, steps=3000, t=8.0)
 print(f"cubic: A = {end[0]:.6f}, W = {end[1]:.6f};  16^(1/3) = {16 ** (1 / 3):.6f};  "
       f"trajectory ends at ({path[-1, 0]:.6f}, {path[-1, 1]:.6f})")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: where does the basin begin?
 # :class: tip
 # On the axis $W = 0$, from which $A$ leftwards does the flow end on the bad branch? Derive it

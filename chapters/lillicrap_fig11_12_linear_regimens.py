@@ -157,7 +157,7 @@ live_provenance_card(profile, {"network": "30-20-10 and 100-50-20 linear", "repe
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: the rate of tr(AᵀA) while only A learns
 # :class: tip
 # Check eq. (25) numerically: on one repeat, take a tiny Euler step with `learn="A"` and compare
@@ -177,7 +177,7 @@ for h in (1e-3, 1e-5):
     rate = ((A1 ** 2).sum() - (A0 ** 2).sum()) / h
     print(f"h = {h:.0e}: rate {rate:.8f}, 2 tr(A^T B E) = {2 * ld.traces(A0, W0, B0, T0)[0]:.8f}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: a longer A phase
 # :class: tip
 # Note 12 says that while W is frozen, A typically "blows up". Run only A for $t = 6$ on the

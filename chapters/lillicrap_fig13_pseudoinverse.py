@@ -118,7 +118,7 @@ live_provenance_card(profile, {"network": "30-20-10 linear", "repeats": "1 per Ï
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: pseudobackprop and backprop agree when W is orthogonal
 # :class: tip
 # If $W$ has orthonormal rows, how do $W^\top e$ and $W^+e$ compare? Check on a random
@@ -135,7 +135,7 @@ live_provenance_card(profile, {"network": "30-20-10 linear", "repeats": "1 per Ï
 Q = np.linalg.qr(np.random.default_rng(0).standard_normal((20, 10)))[0].T       # 10 x 20
 print(f"max |W^+ - W^T| = {np.abs(ld.pinv(Q) - Q.T).max():.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: the default cut-off
 # :class: tip
 # At the end of the smallest-Ï‰ run the error is near round-off. Compute the angle to $W^+E$ with

@@ -193,7 +193,7 @@ live_provenance_card(profile, {
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 1: which layer does FA move at a backprop point?
 # :class: tip
 # At the switch, compute the backprop gradient and FA's update direction for each layer of
@@ -233,7 +233,7 @@ for name, g, u in zip(["hidden W", "hidden b", "output W", "output b"], grad_bp,
     print(f"{name}: |BP gradient| {float(g.norm()):.2e}, |FA direction| {float(u.norm()):.2e}, "
           f"cosine {cos:+.3f}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: a minimum with zero error
 # :class: tip
 # The argument says a minimum with $e = 0$ on every training example *is* a fixed point of FA.

@@ -184,7 +184,7 @@ row = registry.compare(["lillicrap.fig5.error"])
 glue("status_fig5", row.status.iloc[0])
 saturation = registry.saturation_test(sweep.table)
 glue("saturation_verdict", saturation["text"])
-row[["what", "printed", "ours", "status", "test", "reason"]]
+row[["status", "ours", "printed", "what", "test", "reason"]]
 
 # %% [markdown]
 # Our FA network ends at {glue:text}`error_fa:.2f`% against the printed
@@ -253,7 +253,7 @@ else:
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "stored results"}
 # :::{admonition} Exercise 1: frozen means frozen?
 # :class: tip
 # The shallow control is trained with weight decay $\gamma = 10^{-6}$ on every parameter the
@@ -282,7 +282,7 @@ model = lm.build_model(shallow["spec"])
 print("parameters asking for a gradient:",
       [name for name, p in model.named_parameters() if p.requires_grad])
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: does FA's output layer come to align with B?
 # :class: tip
 # FA's explanation is that the forward weights $W_1$ come to point along $B$ (more exactly,
@@ -304,7 +304,7 @@ print("parameters asking for a gradient:",
 fa_runs = net[net.rule == "fa"]
 print(fa_runs.groupby("epoch").cos_wb_2.mean().iloc[[0, 1, -1]].round(3).to_string())
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 3: smooth because of the pixels, not the network
 # :class: tip
 # The network has no idea which pixels are neighbours: it is trained on the

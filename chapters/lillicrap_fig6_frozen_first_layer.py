@@ -180,7 +180,7 @@ live_provenance_card(profile, {
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: does the frozen layer change at all?
 # :class: tip
 # Predict what `freeze_first=True` leaves untouched. Train one FA student for 50 steps with its
@@ -202,7 +202,7 @@ names = ["W0", "b0", "W1", "b1", "W2", "b2"]
 for name, a, p in zip(names, before, net.parameters()):
     print(f"{name}: unchanged bit for bit: {torch.equal(a, p.detach())}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: is FA's signal at the first layer a descent direction?
 # :class: tip
 # The frozen control shows that FA's updates of $W_0$ help. A sharper check: the angle between

@@ -192,7 +192,7 @@ live_provenance_card(profile, {
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: the angles of the printed run
 # :class: tip
 # From the printed $W$ and $B$ of the 2-2-1 run, compute by hand the angle between them before
@@ -213,7 +213,7 @@ w0, bb, w1 = (torch.tensor(printed[k]) for k in ("W before", "B", "W after"))
 print(f"angle before {st.vector_angle(w0, bb):.2f} deg, after {st.vector_angle(w1, bb):.2f} deg, "
       f"|W| grew by a factor {float(w1.norm() / w0.norm()):.1f}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: the scale of B is a learning rate
 # :class: tip
 # The note warns that the scale of $B$ changes FA's effective learning rate. Predict whether

@@ -171,7 +171,7 @@ live_provenance_card(profile, {
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: the first two steps of the printed update
 # :class: tip
 # With $v_0 = 0$ and $\alpha = 0.5$, write out $\theta_1$ and $\theta_2$ under the printed update
@@ -198,7 +198,7 @@ st.train(net, small_data, lr=0.05, steps=1, evaluate=small_data, momentum=0.5,
 print("printed form, one step: weights unchanged:",
       all(torch.equal(a, p.detach()) for a, p in zip(start, net.parameters())))
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: momentum as a larger step
 # :class: tip
 # If momentum only multiplied the step by $1/(1-\alpha)$, plain FA with learning rate $0.5$

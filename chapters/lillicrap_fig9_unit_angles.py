@@ -207,7 +207,7 @@ live_provenance_card(profile, {
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: the spread of a random angle
 # :class: tip
 # Draw 20000 pairs of independent vectors in $\mathbb R^{20}$ with uniform entries and compute
@@ -232,7 +232,7 @@ print(f"SD of the cosine: {float(cos.std()):.4f} (1/sqrt(20) = {sd_cos:.4f}); "
       f"SD of the angle: {float(torch.rad2deg(torch.arccos(cos)).std()):.2f} degrees "
       f"(isotropic: {sd_angle:.2f})")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: start with the usual range
 # :class: tip
 # Repeat FA for 300 steps with the student's forward weights at their full range

@@ -149,7 +149,7 @@ closing.assign(rule=closing.rule.map(LABELS)).set_index(["network", "rule"])
 from falign import registry
 
 verdicts = registry.compare(k for k in registry.keys() if k.startswith("lillicrap.mnist."))
-verdicts[["what", "printed", "ours", "runs", "status", "test", "reason"]]
+verdicts[["status", "ours", "printed", "what", "runs", "test", "reason"]]
 
 # %% [markdown]
 # The text's comparisons of the two rules: the printed ordering, and ours decided by a
@@ -454,7 +454,7 @@ if not sweep.stored and not len(twelve):
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: how many units does a locally connected layer of 6 maps of 6×6 patches have?
 # :class: tip
 # The best FA network of Note 5 is printed as 784-3174-1500-1500-10, its first layer "6 maps"
@@ -480,7 +480,7 @@ units = 6 * positions ** 2
 print(f"units: {units} (printed 3174); local weights: {units * 36}; "
       f"dense weights: {784 * units}; shared conv weights: {6 * 36}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "MNIST"}
 # :::{admonition} Exercise 2: in what units are the printed autoencoder errors?
 # :class: tip
 # Note 9 gives BP {glue:text}`printed_ae_narrow_bp:.1f` and FA
@@ -531,7 +531,7 @@ for name, rec in (("mean training image", mean.expand_as(test_x)),
                   "summed, [0, 1]": sse / 1.8 ** 2}
 print(pd.DataFrame(rows).T.round(2).to_string())
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "stored results"}
 # :::{admonition} Exercise 3: the FA-BP gap of a single run is not the gap of the grid
 # :class: tip
 # The text reports means over five repeats. With the stored runs of the 784-1000-10 network,

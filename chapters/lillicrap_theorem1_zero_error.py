@@ -284,7 +284,7 @@ live_provenance_card(profile, {"network": "30-20-10 linear, A = W = 0", "repeats
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: a start with C = 0 away from zero
 # :class: tip
 # $A = BG$ and $W = \tfrac12 GG^\top B^\top$ give $C = 0$ for any $G$ (when $B^+B = I$). Start
@@ -309,7 +309,7 @@ print(f"s(0) = {ex['s'][0]:.1f}, sharp bound {float(ld.lemma3_sharp_bound(B[0], 
       f"printed bound {float(ld.lemma3_printed_bound(B[0], T[0])):.1f}")
 print(f"s falls at first: {bool(ex['s'][1] < ex['s'][0])}; NSE {ex['nse'][0]:.2g} -> {ex['nse'][-1]:.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: without B⁺B = I
 # :class: tip
 # Replace $B$ by a $20 \times 10$ matrix of rank 9 (so $B^+B \ne I$), start at $A = W = 0$

@@ -300,7 +300,7 @@ live_provenance_card(profile, {"network": "30-20-10 linear (one pair); tanh 30-2
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: a start away from zero
 # :class: tip
 # Start the single-pair run from small random $A$ and $W$ instead of zero. Does $h$ stay
@@ -323,7 +323,7 @@ h40, e40 = As1[-1] @ x, y_star - Ws1[-1] @ (As1[-1] @ x)
 print(f"sin(h, By*) at step 40: {ld.sine_to(h40, u):.3f}; "
       f"cos(Be, W+e): {ld.theorem2_ratio(Ws1[-1], B, e40)[0]:.4f}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: without the judicious hidden learning rate
 # :class: tip
 # Note 14 picks $\eta_A = \eta/x^\top x$ so that $h$ and $W$ move at the same rate. Run the

@@ -300,7 +300,7 @@ glue("summed_family_planned", int(family_sum.planned.sum()))
 # data shaped like noisy MNIST (no download needed). Predict first, then check; the worked
 # solution sits folded under each exercise.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 1: the literal reading's denominators
 # :class: tip
 # Under the literal reading both layers are drawn from $U[\pm 1/\sqrt m]$ with $m$ the hidden
@@ -368,7 +368,7 @@ for width in (15, 60, 200):
               f"{float((p - p0).abs().mean()):.2e}, mean |r_j - 1| "
               f"{float(measurements.deviation_from_one(p / p0)):.2e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 2: which potential does a bias conserve?
 # :class: tip
 # Take a width-30 network of the fan-in reading with biases, set every bias to 1 as biotorch
@@ -430,7 +430,7 @@ print(f"largest |weights-only residual - 1/2 (b_j(t)^2 - b_j(0)^2)|: "
       f"{shown(float((weights_only - second_order - half_bias_change).abs().max()))}")
 print(f"mean |b_j(t) - b_j(0)|: {float((model[0].bias.detach() - bias0).abs().mean()):.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "stored results"}
 # :::{admonition} Exercise 3: a summed loss is a learning rate
 # :class: tip
 # The "summed loss" reading diverged at the stated learning rate. Predict (a) how a step on the

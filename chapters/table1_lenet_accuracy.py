@@ -156,7 +156,7 @@ from falign import registry
 
 orderings = registry.compare(k for k in registry.keys() if k.startswith("rk.table1.")
                              and k.rsplit(".", 1)[1] not in ("fa", "adafa", "signfa", "bp"))
-orderings[["what", "printed", "ours", "runs", "status", "test"]]
+orderings[["status", "ours", "printed", "what", "runs", "test"]]
 
 # %% [markdown]
 # - **The order of the means.** At $n = 10$ our means fall in the paper's order, GD above
@@ -214,7 +214,7 @@ provenance_card(sweep)
 # the paper's Table 1. Predict first, then check; the worked solution sits folded under each
 # exercise.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 1: how far from the gradient is the first step?
 # :class: tip
 # Equation (1) of the paper writes the rate at which the loss falls as
@@ -272,7 +272,7 @@ step0 = pd.DataFrame({rule: angles(lenet_cifar.build_model(specs[rule]).double()
 step0.index.name = "rule (angle in degrees)"
 step0
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: does adaFA's head start last?
 # :class: tip
 # Train the initial adaFA and sign-FA networks of exercise 1 for 40 full-batch steps on those
@@ -323,7 +323,7 @@ ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
 display(early.rename_axis("angle (degrees)"), facts)
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 3: Table 1 against chance
 # :class: tip
 # Raw accuracies at different $n$ are hard to compare: chance is $100/n$ percent. Using the

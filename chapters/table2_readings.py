@@ -118,7 +118,7 @@ display(Markdown("\n".join(f"- {line}" for line in
 from falign import registry
 
 registry.compare(["rk.table2.n10.bp", "rk.table2.n10.signfa"])[
-    ["what", "printed", "ours", "runs", "status", "reason"]]
+    ["status", "ours", "printed", "what", "runs", "reason"]]
 
 # %% [markdown]
 # ## Provenance
@@ -129,7 +129,7 @@ provenance_card(sweep)
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: how large is a random resized crop?
 # :class: tip
 # The package draws the crop's area uniformly between 8% and 100% of the image and its aspect
@@ -161,7 +161,7 @@ small = boxes[area < 0.09]
 print(f"crops under 9% of the area: {len(small)}, widths {int(small[:, 3].min())} to "
       f"{int(small[:, 3].max())} px, heights {int(small[:, 2].min())} to {int(small[:, 2].max())} px")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: what 224 pixels cost
 # :class: tip
 # Reading (c) feeds the same 64-pixel images to the network at 224 pixels. Predict the ratio

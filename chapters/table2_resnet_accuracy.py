@@ -110,7 +110,7 @@ fig = plots.accuracy_vs_classes(acc, paper)
 from falign import registry
 
 rows = registry.compare(k for k in registry.keys() if k.startswith("rk.table2."))
-display(rows[["what", "printed", "ours", "runs", "status", "test"]])
+display(rows[["status", "ours", "printed", "what", "runs", "test"]])
 
 # %% [markdown]
 # The means behind those rows, described claim by claim (the signs of the differences of
@@ -250,7 +250,7 @@ provenance_card(sweep)
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 1: what the converter touches
 # :class: tip
 # `falign.convert` swaps every `nn.Conv2d` and `nn.Linear` for a layer with a feedback matrix
@@ -290,7 +290,7 @@ print(f"converted layers: {len(converted)}")
 print(f"feedback numbers: {feedback_numbers:,} (forward weights: {weights:,})")
 print(f"batch-norm parameters: {norm_params:,} of {total:,} ({100 * norm_params / total:.2f}%)")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: sign-FA's starting alignment, layer by layer
 # :class: tip
 # In the depth-wise figure every sign-FA layer starts at the same cosine, whatever its size.
@@ -324,7 +324,7 @@ for layer in feedback_layers(signfa):
 print(f"Xavier-uniform: {min(uniform):.4f} to {max(uniform):.4f} (sqrt(3)/2 = {3 ** 0.5 / 2:.4f})")
 print(f"Gaussian:       {min(gaussian):.4f} to {max(gaussian):.4f} (sqrt(2/pi) = {(2 / torch.pi) ** 0.5:.4f})")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 3: how small the picture gets
 # :class: tip
 # ResNet-18 was built for 224-pixel ImageNet images; here it sees 64 pixels. Predict the

@@ -268,7 +268,7 @@ provenance_card(sweep)
 # Gaussian toy data, the third on the runs this chapter has loaded. Predict first, then check;
 # the worked solution sits folded under each exercise.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 1: where the denominator vanishes
 # :class: tip
 # Using the expectations derived above ($\tfrac12\lVert W_1[:,j]\rVert^2 \approx 1/6$, and
@@ -331,7 +331,7 @@ ax.set(xlabel="hidden width m (units)", ylabel="mean P_j(0) (unitless)")
 ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 2: one neuron decides the mean
 # :class: tip
 # Take sign-FA at width 40, next to its crossing, and train eight networks (seeds
@@ -395,7 +395,7 @@ for column in ("mean |r_j - 1|", "median |r_j - 1|", "pooled"):
           f"{runs[column].max() / runs[column].min():.1f}")
 analysis.rounded(runs)
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "stored results"}
 # :::{admonition} Exercise 3: time-averaged or final?
 # :class: tip
 # The book reads Table 3 as a deviation averaged over every measured epoch and shows the

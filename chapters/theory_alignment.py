@@ -271,7 +271,7 @@ fig.tight_layout()
 #
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: the extreme matrices of Proposition 5.3
 # :class: tip
 # Predict $\cos(W, \mathrm{sign}\,W)$ for a $10\times 10$ matrix with a single nonzero entry,
@@ -298,7 +298,7 @@ print(f"all +-2:          {theory.sign_alignment(2 * signs):.6f}")
 print(f"1..100:           {theory.sign_alignment(ramp):.6f} "
       f"(predicted {math.sqrt(3 * 101 / (2 * 201)):.6f}; sqrt(3)/2 = {math.sqrt(3) / 2:.6f})")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: Lemma 5.4 with other constants
 # :class: tip
 # Suppose FA starts from $w_2(0) = b_2 = a\mathbf 1$ instead of $\mathbf 1$. Repeat the

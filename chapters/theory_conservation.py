@@ -191,8 +191,10 @@ for key, label in [("fa", "FA"), ("adafa", "adaFA"), ("signfa", "sign-FA"),
                    ("bias", "FA, biases counted"), ("momentum", "FA + momentum 0.9"),
                    ("printed", "FA, biases left out (App. B.1)"),
                    ("wd", "FA + weight decay 0.01"), ("tanh", "FA, tanh units"), ("bp", "BP")]:
-    glue(f"slope_{key}", slopes[label][0])
-    glue(f"slope_small_{key}", slopes[label][1])
+    # The prose prints slopes to two decimals (three fitted points support no more); rounded
+    # here, and + 0.0 turns a rounded -0.0 into 0.0, so a flat drift never reads "-0.00".
+    glue(f"slope_{key}", round(float(slopes[label][0]), 2) + 0.0)
+    glue(f"slope_small_{key}", round(float(slopes[label][1]), 2) + 0.0)
 glue("drift_fa_smallest", drifts["FA"][-1])
 _ = glue("drift_momentum_ratio", drifts["FA + momentum 0.9"][-1] / drifts["FA"][-1])
 
@@ -282,7 +284,7 @@ fig.tight_layout()
 #
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 1: one step at twice the size
 # :class: tip
 # Starting from the same FA network, take one plain SGD step of size $\eta$ and, separately, one
@@ -313,7 +315,7 @@ print(f"ratio of the changes over {int(big.sum())} of the 16 units: from {ratio.
       f"{ratio.max():.10f}; largest |change(2 eta) - 4 change(eta)| over all 16: "
       f"{(changes[1] - 4 * changes[0]).abs().max():.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: what backpropagation conserves
 # :class: tip
 # For BP the feedback is the weight itself. Predict which combination of
@@ -352,7 +354,7 @@ def record(step, before, after):
 theory.sgd_run(theory.small_network("bp"), x, y, lr=0.05, steps=200, record=record)
 print(f"BP: largest one-step change of Q_j {worst[1]:.2e}, residual of the exact step formula {worst[0]:.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 3: mini-batches
 # :class: tip
 # Stochastic gradient descent uses a different batch at every step. Predict whether the exact

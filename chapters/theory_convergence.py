@@ -247,7 +247,7 @@ fig.tight_layout()
 #
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 1: below β = 1, the loss reaches zero
 # :class: tip
 # Theorem 5.1 stops at $\beta \ge 1$. Repeat the derivation for $\beta = 1/2$ and predict the time
@@ -285,7 +285,7 @@ for step in range(100_000):
         break
 print(f"gradient descent: loss below 1e-6 (or theta <= 0) at t = {step * lr:.4f}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: when is the printed bound at least valid?
 # :class: tip
 # The printed form is wrong in general, but it could still be a true (if loose) bound for some
@@ -311,7 +311,7 @@ for beta in (3.0, 1.5):
     print(f"beta = {beta}: printed / slowest ranges over [{ratio.min():.4f}, {ratio.max():.4f}], "
           f"ends at {ratio[-1]:.4f}; valid bound: {bool((ratio >= 1 - 1e-9).all())}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 3: where the looseness of α comes from
 # :class: tip
 # In the linear FA run, the constant computed in advance was far below the one the run

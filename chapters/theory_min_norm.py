@@ -173,7 +173,7 @@ fig.tight_layout()
 #
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: a large output layer
 # :class: tip
 # Start FA from $W_1(0) = 0$ but with large output weights, $w_2(0)$ of scale 10. Predict the
@@ -194,7 +194,7 @@ big = theory.train_two_layer(X, y, torch.zeros(d, m, dtype=torch.float64), w2_bi
 print(f"final loss {big.loss[-1]:.1e}, distance from X^+ y "
       f"{theory.min_norm_distance(X, y, big.W1, big.w2_final):.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: one layer started at zero
 # :class: tip
 # Backpropagation cannot leave $W_1 = 0$, $w_2 = 0$. Predict what it does from $W_1(0) = 0$ with
@@ -214,7 +214,7 @@ gd = theory.train_two_layer(X, y, torch.zeros(d, m, dtype=torch.float64), b2.clo
 print(f"BP from W1 = 0, w2 = b2: final loss {gd.loss[-1]:.1e}, distance from X^+ y "
       f"{theory.min_norm_distance(X, y, gd.W1, gd.w2_final):.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 3: fewer unknowns than equations
 # :class: tip
 # Take 40 examples in 10 dimensions, so that no exact fit exists. Predict where FA from zero

@@ -279,7 +279,7 @@ fig.tight_layout()
 #
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: a linear network
 # :class: tip
 # With $c' = 1$ the network is linear and the two constants coincide. Predict the smallest value
@@ -303,7 +303,7 @@ linear = theory.train_two_layer(Xl, yl, W1l, ones_l, ones_l, rule="fa", slope=1.
 ratio = theory.first_layer_ratio(linear, gamma_l)
 print(f"c' = 1: first-layer ratio from {ratio.min():.4f} to {ratio.max():.4f}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: plain ReLU
 # :class: tip
 # The proposition needs $c' > 0$. Predict what FA does on the leaky-side data when the activation
@@ -324,7 +324,7 @@ relu = theory.train_two_layer(Xl, yl, W1l, ones_l, ones_l, rule="fa", slope=0.0,
 print(f"ReLU: loss from {relu.loss[0]:.6f} to {relu.loss[-1]:.6f}; "
       f"largest change of W1 {(relu.W1 - W1l).abs().max():.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 3: fewer dimensions
 # :class: tip
 # Lower the dimension of the nearly orthogonal data from 2000 to 30, so that $\varepsilon < 0$
