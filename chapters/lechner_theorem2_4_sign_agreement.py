@@ -106,12 +106,14 @@ for k in range(n_nets):
             lemma2_gap = max(lemma2_gap, float((jac[(l, l - 1)] - fprime[:, None] * W).abs().max()))
 glue("n_jac", n_jac)
 glue("jac_min", smallest)
-_ = glue("lemma2_gap", lemma2_gap)
+# Reported as a bound, at least machine epsilon: below it the gap is round-off, exactly 0 on
+# some CPUs and 1e-16 on others.
+_ = glue("lemma2_gap", max(lemma2_gap, float(torch.finfo(torch.float64).eps)))
 
 # %% [markdown]
 # Over {glue:text}`n_jac:.0f` Jacobians the smallest entry is {glue:text}`jac_min:.3g`: none is
 # negative (zeros occur where a ReLU or hard-tanh unit is flat). The one-step Jacobians equal
-# $\operatorname{diag}(f'(z_l))\,W_l$ to {glue:text}`lemma2_gap:.1e`. The paper writes this
+# $\operatorname{diag}(f'(z_l))\,W_l$ within {glue:text}`lemma2_gap:.1e` (machine epsilon: the gap is round-off). The paper writes this
 # product as $W_l\operatorname{diag}(f'(\cdot))$ (eqs. 5 and 22), which does not even have matching
 # shapes unless the layer is square; the order does not matter for the sign, which is all the
 # lemmas need.
