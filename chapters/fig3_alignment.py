@@ -155,7 +155,7 @@ if len(falls):
 # %% [markdown]
 # ## Which reading this chapter shows
 #
-# The readings chapter's runs under issue 28's readings, computed from what is stored (a
+# The readings chapter's runs under the added readings, computed from what is stored (a
 # reading without stored runs says so):
 
 # %%

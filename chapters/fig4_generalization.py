@@ -127,7 +127,7 @@ for rule, accuracy in widest.items():
 # %% [markdown]
 # ## Which reading this chapter shows
 #
-# The readings chapter's runs under issue 28's readings, computed from what is stored (a
+# The readings chapter's runs under the added readings, computed from what is stored (a
 # reading without stored runs says so):
 
 # %%

@@ -25,11 +25,11 @@
 # widths 15, 60 and 200, two repeats planned (each cell shows repeats stored of planned), for the
 # first 2000 epochs of the schedule (after the second drop the learning rate is
 # $5\cdot10^{-4}$ and the squared step sizes, which drive the discrete-time drift, have added up
-# to 99% of their final total). The allowed readings of issue 28 are then confirmed at the full
+# to 99% of their final total). The added allowed readings are then confirmed at the full
 # 6000-epoch schedule on the paper's width grid (the `noisy_mnist_confirm` runs, stored beside
 # the book's).
 #
-# Issue 28 adds two kinds of reading. *Allowed* ones, which the text leaves open: sign-FA's
+# A second set of readings comes in two kinds. *Allowed* ones, which the text leaves open: sign-FA's
 # scale $s$ in $B = s\,\mathrm{sign}(W)$ as $1/\sqrt{3\,\text{fan-in}}$ (biotorch's default,
 # non-Xavier mode) instead of the Xavier std $\sqrt{2/(\text{fan-in} + \text{fan-out})}$; FA's
 # $B$ at Xavier scale without biases; and the summed loss for the FA family, at the stated rate
@@ -105,9 +105,9 @@ for name in [n for n in (readings.chosen, "fan-in init + biases at 1")
         readings.table[readings.table.reading == name])))
 
 # %% [markdown]
-# ## Issue 28's readings beside the paper
+# ## The added readings beside the paper
 #
-# Table 3 under every reading of issue 28 and the book's, ours as the final per-neuron
+# Table 3 under every added reading and the book's, ours as the final per-neuron
 # deviation (App. B.1, weights only) after the ablation's 2000 epochs, with repeats stored of
 # planned. A reading that changes one rule's runs only shares the other rules' runs with the book's
 # reading ("FA's B Xavier" trains FA alone; "sign-FA scale" changes only sign-FA's keys); the
@@ -118,7 +118,7 @@ from falign import paper_values
 from falign.families import noisy_mnist, noisy_mnist_readings as nr
 
 cells = nr.reading_cells(readings.table, readings.planned)
-shown = [readings.chosen, *nr.ISSUE28]
+shown = [readings.chosen, *nr.ADDED_READINGS]
 nr.table3_by_reading(cells, paper_values.table3(), shown)
 
 # %% [markdown]
@@ -179,13 +179,13 @@ def decision_text(choice, agree) -> str:
                 f"{readings.chosen}. The book's Figures 2-4 and Table 3 keep showing "
                 f"{readings.chosen} until the confirmation runs of the new reading at 6000 "
                 "epochs are stored; its ablation runs are one click away above.")
-    diag = [n for n in nr.ISSUE28 if noisy_mnist.READING_KIND[n] == "diagnostic"]
+    diag = [n for n in nr.ADDED_READINGS if noisy_mnist.READING_KIND[n] == "diagnostic"]
     stored = [n for n in diag if agree.at[n, "cells stored"]]
     if stored:
         text += (" Diagnostic readings (App. A would have to differ for them): "
                  + "; ".join(f"{n}: {agree.at[n, 'cells within 2x']} of "
                              f"{agree.at[n, 'cells stored']} cells within 2x" for n in stored) + ".")
-    pending = [n for n in nr.ISSUE28 if not agree.at[n, "cells stored"]]
+    pending = [n for n in nr.ADDED_READINGS if not agree.at[n, "cells stored"]]
     if pending:
         text += " Not yet stored, so not yet decided on: " + ", ".join(pending) + "."
     return text
@@ -198,7 +198,7 @@ display(Markdown(decision_text(choice, agree)))
 #
 # The book's 6000-epoch runs (the Table 3 chapter's), each statistic a column beside the paper's
 # printed value. The median over neurons and the mean over neurons with $|P_j(0)| \ge 0.01$ need
-# every neuron's ratio, which only runs trained after issue 28 store; for older runs they show '-'.
+# every neuron's ratio, which only runs trained since that statistic was added store; for older runs they show '-'.
 # Without biases, "with biases" equals the weights-only reading.
 
 # %%

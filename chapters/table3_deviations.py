@@ -247,7 +247,7 @@ worst_cell_se = glue("worst_cell_se", cell["se"])
 # %% [markdown]
 # ## Which reading this chapter shows
 #
-# The readings chapter's runs under issue 28's readings, computed from what is stored (a
+# The readings chapter's runs under the added readings, computed from what is stored (a
 # reading without stored runs says so):
 
 # %%

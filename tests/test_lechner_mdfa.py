@@ -278,7 +278,7 @@ def test_dfa_and_mdfa_coincide_exactly_until_the_projection_first_acts():
         L.projection_trace(spec, x, y, 1, batches="all")
 
 
-# ------------------------------------------------------------ selection on validation (issue 30)
+# ------------------------------------------------------------ selection on validation
 def test_every_stored_run_keeps_its_key_under_the_added_fields():
     """The fields added for selection (ADDED) enter no spec at the values the stored runs used,
     so every run in results/lechner_mdfa is still a run of a named protocol: the 20-epoch

@@ -1,4 +1,4 @@
-"""Issue 28's noisy-MNIST readings: protocol fields that keep the stored runs' keys, the
+"""The added noisy-MNIST readings: protocol fields that keep the stored runs' keys, the
 sign-FA scale, Adam, per-run divergence, and the readings families of the background queue."""
 import math
 from dataclasses import replace

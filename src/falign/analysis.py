@@ -31,7 +31,7 @@ DEVIATION_READINGS = {
     "neuron, with biases, final": ("neuron_deviation_1", "final"),
     "layer, weights only, time-averaged": ("potential_ratio_weights_1", "time"),
     "layer, weights only, final": ("potential_ratio_weights_1", "final"),
-    # Per-neuron readings stored by runs trained after issue 28 (NaN for older runs):
+    # Per-neuron readings stored by runs trained since they were added (NaN for older runs):
     "neuron median, weights only, final": ("neuron_deviation_weights_median_1", "final"),
     "neuron |P_j(0)| >= 0.01, weights only, final": ("neuron_deviation_weights_floor_1", "final"),
 }

@@ -126,7 +126,7 @@ STEP_DIAGNOSTICS = {"step 0.05 x3": 3, "step 0.05 x10": 10}
 SUM_FINITE_FACTOR = 10
 FA_FAMILY_RULES = ("fa", "adafa", "signfa")
 
-# Readings added by issue 28 (on top of the book's fan-in reading, no biases), in two kinds.
+# Readings added later (on top of the book's fan-in reading, no biases), in two kinds.
 # Allowed: the text leaves the choice open.  Each changes only the fields named.
 ALLOWED_READINGS = {
     "sign-FA scale 1/sqrt(3 fan-in)": dict(signfa_scale="fan_in"),
@@ -480,7 +480,7 @@ class ReadingsResults:
         return pd.DataFrame({
             "fields changed": {name: ", ".join(f"{k}={v}" for k, v in c.items())
                                for name, c in READINGS.items()},
-            "kind": {name: ("issue 28, " if name in ALLOWED_READINGS or name in
+            "kind": {name: ("added, " if name in ALLOWED_READINGS or name in
                             DIAGNOSTIC_READINGS else "") + READING_KIND[name]
                      for name in READINGS}})
 

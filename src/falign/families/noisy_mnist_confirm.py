@@ -1,4 +1,4 @@
-"""The allowed noisy-MNIST readings of issue 28 at App. A's full schedule (6000 epochs) on the
+"""The added allowed noisy-MNIST readings at App. A's full schedule (6000 epochs) on the
 paper's width grid, stored beside the book's runs in the paper store: a reading's runs that
 equal book runs (the rules it does not change) share their keys and are never retrained, and a
 reading that runs only FA (its B at Xavier scale) takes the other rules from the book's runs.

@@ -257,7 +257,7 @@ def conditioning(readings, widths=(15, 60, 200), seeds: int = 50) -> pd.DataFram
                          "share < 1e-3": g.apply(lambda v: float((v < 1e-3).mean()))})
 
 
-ISSUE28 = ("sign-FA scale 1/sqrt(3 fan-in)", "FA's B Xavier, no biases",
+ADDED_READINGS = ("sign-FA scale 1/sqrt(3 fan-in)", "FA's B Xavier, no biases",
            "summed loss (FA family), stated step", "summed loss (FA family), finite step",
            "step 0.05 x3", "step 0.05 x10", "Adam (rate 0.05, same drops)")
 
@@ -272,7 +272,7 @@ def _span(values) -> str:
 
 def readings_note(view: str, results="results", profile: str = "paper") -> str:
     """Markdown for the Table 3, Figure 3 and Figure 4 chapters: which reading they show and,
-    computed from the readings' stored runs, how issue 28's readings differ ('pending' where a
+    computed from the readings' stored runs, how the added readings differ ('pending' where a
     reading has no stored run).  view: table3 | fig3 | fig4."""
     from . import noisy_mnist
     from .. import paper_values
@@ -289,7 +289,7 @@ def readings_note(view: str, results="results", profile: str = "paper") -> str:
     lo, hi = cells.width.min(), cells.width.max()
     printed = paper_values.table3().set_index(["rule", "width"])["mean"]
     lines = []
-    for name in (CHOSEN_READING, *ISSUE28):
+    for name in (CHOSEN_READING, *ADDED_READINGS):
         c = cells[cells.reading == name].set_index(["width", "rule"])
         stored, planned = int(c.stored.sum()), int(c.planned.sum())
         tag = f"{stored} of {planned} runs stored"
@@ -328,7 +328,7 @@ def readings_note(view: str, results="results", profile: str = "paper") -> str:
                else f"The readings chapter's decision prefers **{choice['adopted']}**; this "
                     "chapter will be re-rendered under it once its runs at the full schedule "
                     "are stored.")
-    return (head + verdict + " Issue 28's readings, from the readings' runs (widths "
+    return (head + verdict + " The added readings, from the readings' runs (widths "
             f"{', '.join(map(str, sorted(set(cells.width))))}, the first "
             f"{PROFILES['paper'].base.epochs} epochs, means over stored repeats):\n\n"
             + "\n".join(lines))
