@@ -46,7 +46,7 @@ def test_interrupted_write_leaves_no_run(tmp_path, monkeypatch):
 
 def test_each_run_records_its_own_peak_memory_not_the_process_high_water_mark(tmp_path):
     """A process's peak RSS only grows; the sweep resets it before each group, so a small run
-    trained after a large one records a small peak (issue: provenance lacks memory)."""
+    trained after a large one records a small peak."""
     import types
 
     import numpy as np
