@@ -104,16 +104,6 @@ def _quiet_log_minor(ax, axis: str = "y") -> None:
     getattr(ax, f"{axis}axis").set_minor_formatter(NullFormatter())
 
 
-def labelled(table: pd.DataFrame) -> pd.DataFrame:
-    """Adds a 'method' column with the book's label of each rule."""
-    return table.assign(method=table.rule.map(RULE_LABELS))
-
-
-def palette(rules) -> dict[str, str]:
-    """{label: colour} for the given rules, in the book's rule order."""
-    return {RULE_LABELS[r]: RULE_COLORS[r] for r in RULE_COLORS if r in set(rules)}
-
-
 def over_epochs(table: pd.DataFrame, y: str, ylabel: str, *, widths=None, col_wrap: int = 4,
                 height: float = 2.1, logy: bool = False, reference=None,
                 reference_label: str | None = None, col: str = "width",
