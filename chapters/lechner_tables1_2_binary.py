@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lechner 2020, Tables 1 and 2: BP, FA, DFA and mDFA on binarised image tasks
+# # Lechner Tables 1–2: binary tasks
+#
+# *BP, FA, DFA and mDFA on binarised image tasks.*
 #
 # {cite:t}`lechner2020learning` prove that monotone direct feedback alignment (mDFA) moves every
 # weight in the direction of the gradient when the network has a single output and is a

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lechner 2020, Tables 3 and 4: mDFA with several outputs on n-class tasks (32 px)
+# # Lechner Tables 3–4: n classes, 32 px
+#
+# *mDFA with several outputs on n-class tasks at 32 pixels.*
 #
 # mDFA's sign guarantee is a theorem about one output neuron, and the text's own Theorem 5
 # shows that it fails for two (see the chapter on that theorem). Section 4.2 of

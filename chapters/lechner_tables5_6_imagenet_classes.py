@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lechner 2020, Tables 5 and 6: mDFA with several outputs on n-class tasks (64 px)
+# # Lechner Tables 5–6: n classes, 64 px
+#
+# *mDFA with several outputs on n-class tasks at 64 pixels.*
 #
 # Appendix B.2 of {cite:t}`lechner2020learning` repeats the $n$-class experiment of Tables 3 and 4
 # on ImageNet, with $n$ = 3, 5 and 10 classes drawn at random, tanh networks, and the deeper

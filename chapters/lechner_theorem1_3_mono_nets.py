@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lechner 2020, Theorems 1 and 3: mono-nets are universal approximators
+# # Lechner Theorems 1, 3: mono-nets
+#
+# *Mono-nets are universal approximators.*
 #
 # {cite:t}`lechner2020learning` restricts a network so that every layer after the first has
 # non-negative weights, a *mono-net*: with a monotone increasing activation $f$, each layer from

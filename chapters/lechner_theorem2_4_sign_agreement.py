@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lechner 2020, Theorems 2 and 4: mDFA has the gradient's sign, one example at a time
+# # Lechner Theorems 2, 4: sign agreement
+#
+# *mDFA has the gradient's sign, one example at a time.*
 #
 # Direct feedback alignment sends the output error $e = \partial\mathcal L/\partial h_L$ (a row
 # vector) straight to each hidden layer $l$ through a fixed matrix $B_l$, in place of the

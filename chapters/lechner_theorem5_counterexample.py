@@ -1,5 +1,7 @@
 # %% [markdown]
-# # Lechner 2020, Theorem 5: with several outputs mDFA can point against the gradient
+# # Lechner Theorem 5: a counterexample
+#
+# *With several outputs mDFA can point against the gradient.*
 #
 # The sign guarantee of mDFA (previous chapter) rests on the output error being a single number.
 # With $n_L \ge 2$ outputs the error $e = \partial\mathcal L/\partial h_L$ is a vector whose entries
@@ -91,8 +93,9 @@ pd.DataFrame({"matrix": list(rows.values())}, index=list(rows))
 # 2. **Eq. (53) does not give eq. (54)** as printed (it gives $\begin{pmatrix}0&1\\-1&0\end{pmatrix}$);
 #    with eq. (47)'s $I$ it does.
 # 3. **"Orthogonal" is not what the theorem needs.** Computed consistently (with $I$ in both, or
-#    with the swap in both), the coordinate-wise products are all zero (smallest
-#    {glue:text}`consistent_min:.0f`, smallest as printed {glue:text}`as_printed_min:.0f`) and the
+#    with the swap in both), the coordinate-wise products are all zero (the smallest is
+#    {glue:text}`consistent_min:.0f` computed consistently and {glue:text}`as_printed_min:.0f` as
+#    printed) and the
 #    matrices are orthogonal (inner product {glue:text}`consistent_inner:.0f`), but eq. (43) asks
 #    for a *negative* product, which this does not exhibit. The printed results (51) and (54), for
 #    their part, are not orthogonal: their products are {glue:text}`results_min:.0f` on the

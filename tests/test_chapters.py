@@ -183,3 +183,16 @@ def test_the_sidebar_title_is_short_and_the_long_form_is_the_subtitle(name):
     assert lines[heading + 1] == "#" and re.fullmatch(r"# \*[^*].*[^*]\*", subtitle), \
         f"{name}: put the long title in italics on the line after the heading"
     assert len(subtitle) - 4 > len(title) or ":" in title, (name, subtitle)
+
+
+def test_the_answer_box_goes_below_an_italic_subtitle():
+    import jupytext
+
+    from falign import notebooks
+    text = "# %% [markdown]\n# # Short\n#\n# *The long title.*\n#\n# Intro.\n\n# %%\nx = 1\n"
+    nb = jupytext.reads(text, fmt="py:percent")
+    before = [c.source for c in nb.cells]
+    notebooks.add_answer_box(nb, "table3_deviations")
+    assert nb.cells[0].source == "# Short\n\n*The long title.*"
+    assert nb.cells[1].get("id") == notebooks.ANSWER_ID
+    assert notebooks.source_cells(nb) == before

@@ -61,7 +61,14 @@ def add_answer_box(notebook, name: str) -> None:
     first = notebook.cells[0] if notebook.cells else None
     if first is None or first.cell_type != "markdown" or not first.source.startswith("# "):
         return
-    title, _, rest = first.source.partition("\n")
+    text = first.source
+    cut = text.find("\n") if "\n" in text else len(text)
+    # Keep the italic subtitle (the long title) with the title, above the box.
+    head = text[cut:].lstrip("\n")
+    if head.startswith("*") and not head.startswith("**"):
+        start = len(text) - len(head)
+        cut = text.find("\n", start) if "\n" in text[start:] else len(text)
+    title, rest = text[:cut], text[cut + 1:]
     first.source = title
     box = nbformat.v4.new_code_cell(
         f'__import__("falign.registry").registry.answer_box({name!r})', id=ANSWER_ID)
@@ -284,7 +291,7 @@ SOLUTION_TAG = "solution"     # a cell with this tag is a worked solution: the s
 # What a book build reads besides the chapters' notebooks.
 BOOK_FILES = ("_config.yml", "_toc.yml", "intro.md", "references.md", "references.bib",
               "teaching.md", "cite.md", "bad_inputs.md", "README.md", "_static",
-              "api.md", "data_licences.md")
+              "api.md", "data_licences.md", "glossary.md", "verdict.md")
 
 
 def strip_solutions(notebook):
