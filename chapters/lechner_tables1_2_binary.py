@@ -405,7 +405,7 @@ lechner_mdfa.provenance(sweep)
 # Exercise 1 builds the chapter's own initial DFA and mDFA networks and trains them for a few
 # steps on random images (seconds on a laptop CPU); exercise 2 reads the printed Table 2.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 1: DFA in disguise
 # :class: tip
 # Take the Table 1 FC tanh spec of pair 0 (`lechner_mdfa.run_specs(lechner_mdfa.PROFILES["20_epochs"])`) and build
@@ -465,7 +465,7 @@ print(f"largest |z_DFA - z_mDFA|: {float((z['dfa'] - z['mdfa']).abs().max()):.3g
       f"mDFA weights at exactly 0 after the first layer: "
       f"{sum(int((m.weight == 0).sum()) for m in linears[1:])}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: a repeated cell
 # :class: tip
 # The map of the text notes that one value appears twice in Table 2. Using

@@ -231,7 +231,7 @@ lechner_mdfa.provenance(sweep)
 #
 # Both exercises read the printed tables (`lechner_mdfa.printed`), in milliseconds.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: accuracy above chance
 # :class: tip
 # Raw accuracies at different $n$ hide that chance falls as $100/n$. For Tables 3 and 4, compute
@@ -259,7 +259,7 @@ chance = 100.0 / test.index.get_level_values("n_classes").to_numpy()
 share = test[["dfa", "fa", "mdfa"]].sub(chance, axis=0).div(test["bp"] - chance, axis=0)
 share.round(2)
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: fitting against the number of outputs
 # :class: tip
 # The text's second reading is that the feedback-alignment rules fit the training data less

@@ -205,7 +205,7 @@ lechner_mdfa.provenance(sweep)
 # Both exercises run in milliseconds: the first reads the printed tables, the second counts
 # the networks' weights.
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 1: is FA's CNN learning at all?
 # :class: tip
 # For every rule of Table 6, compute the printed accuracy minus chance ($100/n$), for training and
@@ -230,7 +230,7 @@ t6 = t6.assign(margin=t6["mean"] - 100.0 / t6.n_classes,
 print("within one sd of chance:", t6[t6.within_one_sd][["rule", "set", "n_classes"]].to_dict("records"))
 t6.pivot(index=["set", "n_classes"], columns="rule", values="margin").round(1)
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: how many weights?
 # :class: tip
 # Count the weights of the FC and CNN networks of Appendix B.1 for ImageNet at 224 px and at

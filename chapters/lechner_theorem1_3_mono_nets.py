@@ -222,7 +222,7 @@ live_provenance_card(profile, {"networks": f"{n_networks} random sigmoid nets, {
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 1: repairing the printed map
 # :class: tip
 # The printed construction uses $\tanh(w_i^\top x + b_i)$ where $\tanh((w_i^\top x + b_i)/2)$
@@ -250,7 +250,7 @@ x0 = torch.rand(1000, 5, generator=torch.Generator().manual_seed(1), dtype=torch
 print(f"printed map of the halved net vs g: "
       f"{monotone.conversion_error(g0, monotone.printed_mono_net_from_sigmoid(halved), x0):.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: why the first layer must stay free
 # :class: tip
 # Suppose the first layer were also constrained to $W_1 \ge 0$. Predict the sign of

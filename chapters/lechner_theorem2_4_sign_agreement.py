@@ -270,7 +270,7 @@ live_provenance_card(profile, {"networks": f"mono-nets {n_inputs} → 8 (× 1, 2
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 1: the two-example batch by hand
 # :class: tip
 # In the hand-built network every feedback entry is 1 and $W_3 = (1, 1)$. Write the bias
@@ -300,7 +300,7 @@ print(f"errors e = {e.numpy().round(4)}, J = {J.numpy().round(4)}, f'(z1) = {f1.
 print(f"by hand: mDFA {float((e * f1).sum()):.6f}, gradient {float((e * f1 * J).sum()):.6f}")
 print(f"library: mDFA {float(pair['0.bias'][0][0]):.6f}, gradient {float(pair['0.bias'][1][0]):.6f}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 30, "needs": "nothing"}
 # :::{admonition} Exercise 2: one hidden layer, any batch
 # :class: tip
 # For a mono-net with one hidden layer, predict the ratio of the mDFA update of $W_1$ to its
@@ -327,7 +327,7 @@ predicted = feedback_layers(net1)[1].feedback_store[0] / net1[2].weight.detach()
 print(f"largest relative gap between delta/nabla and B/W2 per row: "
       f"{float(((d / g) / predicted[:, None] - 1).abs().max()):.1e}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "advanced", "minutes": 45, "needs": "nothing"}
 # :::{admonition} Exercise 3: direction, not just signs
 # :class: tip
 # Per example, every coordinate product is $\ge 0$, so the inner product of the mDFA update with

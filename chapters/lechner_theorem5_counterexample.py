@@ -205,7 +205,7 @@ live_provenance_card(profile, {"networks": "hand-built 1 → 2 → 2 tanh mono-n
 # %% [markdown]
 # ## Exercises
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "intermediate", "minutes": 20, "needs": "nothing"}
 # :::{admonition} Exercise 1: which errors flip the swap example?
 # :class: tip
 # Keep $W_2$ the swap matrix and $B = I$. For which error vectors $e = (e_1, e_2)$ does a hidden
@@ -228,7 +228,7 @@ for _ in range(4000):
     hits += bool((t_sig * m_sig < 0).any())
 print(f"fraction of 4000 Gaussian errors that flip a unit: {hits / 4000:.3f}")
 
-# %% [markdown]
+# %% [markdown] exercise={"level": "starter", "minutes": 15, "needs": "nothing"}
 # :::{admonition} Exercise 2: feedback equal to the weights
 # :class: tip
 # In a one-hidden-layer mono-net with several outputs, choose the mDFA feedback $B = W_2$.
