@@ -120,7 +120,8 @@ def test_accuracy_table_keeps_pending_cells_and_counts_repeats():
     assert acc.loc[(10, "fa"), "se"] == pytest.approx(10.0)          # std 14.14 / sqrt(2)
     assert np.isnan(acc.loc[(25, "fa"), "mean"]) and acc.loc[(25, "fa"), "planned"] == 6
     table = analysis.side_by_side_cells(acc.reset_index(), paper_values.table1(), "n_classes")
-    assert table.loc["fa", (10, "ours")] == "60.0 ± 10.0 (2/6)"
-    assert table.loc["bp", (10, "ours")] == "80.0 (1/6)"
-    assert table.loc["fa", (25, "ours")] == "pending (0/6)"
-    assert table.loc["fa", (10, "paper")] == "55.2 ± 3.8"
+    assert list(table.columns) == ["paper", "ours"]             # long form: rules as rows
+    assert table.loc[("FA", 10), "ours"] == "60.0 ± 10.0 (2/6)"
+    assert table.loc[("BP (GD)", 10), "ours"] == "80.0 (1/6)"
+    assert table.loc[("FA", 25), "ours"] == "pending (0/6)"
+    assert table.loc[("FA", 10), "paper"] == "55.2 ± 3.8"

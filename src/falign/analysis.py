@@ -263,30 +263,32 @@ def accuracy_table(table: pd.DataFrame, planned: pd.DataFrame, value: str = "tes
 
 def side_by_side_cells(ours: pd.DataFrame, paper: pd.DataFrame, column: str,
                        rules=("fa", "adafa", "signfa", "bp")) -> pd.DataFrame:
-    """One row per rule, for each value of `column` the paper's 'mean ± se' and ours with
-    'k/K' repeats (or 'pending').  Both tables are long: column, rule, mean, se."""
-    cols = {}
-    for value in sorted(set(paper[column]) | set(ours[column])):
-        p = paper[paper[column] == value].set_index("rule")
-        o = ours[ours[column] == value].set_index("rule")
-        cols[(value, "paper")] = {r: f"{p.at[r, 'mean']:.1f} ± {p.at[r, 'se']:.1f}"
-                                  for r in rules if r in p.index}
-        cells = {}
-        for r in rules:
-            if r not in o.index:
+    """One row per (rule, value of `column`): the paper's 'mean ± se' beside ours with 'k/K'
+    repeats (or 'pending').  Both tables are long: column, rule, mean, se.  Long form keeps
+    the paper and ours side by side on a phone, however many columns the paper has."""
+    from .plots import RULE_LABELS
+
+    rows = []
+    for r in rules:
+        for value in sorted(set(paper[column]) | set(ours[column])):
+            p = paper[(paper[column] == value) & (paper.rule == r)]
+            o = ours[(ours[column] == value) & (ours.rule == r)]
+            if not len(p) and not len(o):
                 continue
-            done = f"{int(o.at[r, 'stored'])}/{int(o.at[r, 'planned'])}"
-            if pd.isna(o.at[r, "mean"]):
-                cells[r] = f"pending (0/{int(o.at[r, 'planned'])})"
-            elif pd.isna(o.at[r, "se"]):
-                cells[r] = f"{o.at[r, 'mean']:.1f} ({done})"
-            else:
-                cells[r] = f"{o.at[r, 'mean']:.1f} ± {o.at[r, 'se']:.1f} ({done})"
-        cols[(value, "ours")] = cells
-    out = pd.DataFrame(cols).reindex(list(rules))
-    out.columns.names = [column, "source"]
-    out.index.name = "rule"
-    return out.astype(object).fillna("-")
+            printed = (f"{p['mean'].iloc[0]:.1f} ± {p['se'].iloc[0]:.1f}" if len(p) else "-")
+            cell = "-"
+            if len(o):
+                o = o.iloc[0]
+                done = f"{int(o['stored'])}/{int(o['planned'])}"
+                if pd.isna(o["mean"]):
+                    cell = f"pending (0/{int(o['planned'])})"
+                elif pd.isna(o["se"]):
+                    cell = f"{o['mean']:.1f} ({done})"
+                else:
+                    cell = f"{o['mean']:.1f} ± {o['se']:.1f} ({done})"
+            rows.append({"rule": RULE_LABELS.get(r, r), column: value, "paper": printed,
+                         "ours": cell})
+    return pd.DataFrame(rows).set_index(["rule", column])
 
 
 def table1_claims(acc: pd.DataFrame) -> pd.DataFrame:

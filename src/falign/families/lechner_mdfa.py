@@ -946,63 +946,63 @@ def _as_sources(ours) -> dict[str, pd.DataFrame]:
     return ours if isinstance(ours, dict) else {"ours": ours}
 
 
+# The rules' names in tables, as the figures and the glossary spell them.
+RULE_NAMES = {"bp": "BP", "fa": "FA", "dfa": "DFA", "mdfa": "mDFA"}
+
+
 def binary_table(ours, table: int) -> pd.DataFrame:
-    """Table 1 or 2 laid out as printed (rows activation x rule; columns train/test per
-    architecture, test named as printed: "validation" for Table 2), each column 'paper' beside
-    each of ours (one cell_summary, or {label: cell_summary}: mean ± sd over samples, k/K
-    stored); a cell a summary does not plan reads "not planned"."""
+    """Table 1 or 2 in long form: one row per (activation, rule, column as printed: training or
+    test per architecture, "validation" for Table 2), 'paper' beside each of ours (one
+    cell_summary, or {label: cell_summary}: mean ± sd over samples, k/K stored); a cell a
+    summary does not plan reads "not planned".  Rows, not columns, carry the grid, so the
+    paper and ours stay side by side on a phone."""
     sources = _as_sources(ours)
     ref = printed((table,)).set_index(["activation", "rule", "architecture", "set"])
     mine = {label: o[o.table == table].set_index(["activation", "rule", "architecture", "set"])
             for label, o in sources.items()}
     test_name = "test" if TABLES[table][0] == "cifar100" else "validation"
-    rows = {}
+    rows = []
     for act in ACTIVATION_NAMES:
         for rule in RULES:
-            row = {}
             for arch in ARCHITECTURE_NAMES:
                 for split in ("train", "test"):
-                    col = f"{'training' if split == 'train' else test_name} ({arch.upper()})"
-                    p = ref.loc[(act, rule, arch, split)]
-                    row[(col, "paper")] = _fmt(p["mean"], p["sd"])
                     key = (act, rule, arch, split)
+                    p = ref.loc[key]
+                    row = {"activation": act, "rule": RULE_NAMES.get(rule, rule),
+                           "accuracy (%)": f"{'training' if split == 'train' else test_name} "
+                                           f"({arch.upper()})",
+                           "paper": _fmt(p["mean"], p["sd"])}
                     for label, m in mine.items():
-                        row[(col, label)] = (_fmt(m.loc[key, "mean"], m.loc[key, "sd"],
-                                                  m.loc[key, "stored"], m.loc[key, "planned"])
-                                             if key in m.index else "not planned")
-            rows[(act, rule)] = row
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.index.names = ["activation", "rule"]
-    out.columns.names = ["accuracy (%)", "source"]
-    return out
+                        row[label] = (_fmt(m.loc[key, "mean"], m.loc[key, "sd"],
+                                           m.loc[key, "stored"], m.loc[key, "planned"])
+                                      if key in m.index else "not planned")
+                    rows.append(row)
+    return pd.DataFrame(rows).set_index(["activation", "rule", "accuracy (%)"])
 
 
 def classes_table(ours, table: int) -> pd.DataFrame:
-    """Tables 3-6 laid out as printed (rows set x n, the test set named as printed:
-    "validation" for Tables 5, 6; columns rules), 'paper' beside each of ours."""
+    """Tables 3-6 in long form: one row per (set as printed: "validation" for Tables 5, 6;
+    classes n; rule), 'paper' beside each of ours."""
     sources = _as_sources(ours)
     ref = printed((table,)).set_index(["set", "n_classes", "rule"])
     mine = {label: o[o.table == table].set_index(["set", "n_classes", "rule"])
             for label, o in sources.items()}
-    rows = {}
+    rows = []
     for split in ("train", "test"):
+        label_set = "training" if split == "train" else (
+            "test" if TABLES[table][0] == "cifar100" else "validation")
         for n in sorted(set(ref.loc[split].index.get_level_values(0))):
-            row = {}
             for rule in RULES:
-                p = ref.loc[(split, n, rule)]
-                row[(rule, "paper")] = _fmt(p["mean"], p["sd"])
                 key = (split, n, rule)
+                p = ref.loc[key]
+                row = {"set": label_set, "classes n": n, "rule": RULE_NAMES.get(rule, rule),
+                       "paper": _fmt(p["mean"], p["sd"])}
                 for label, m in mine.items():
-                    row[(rule, label)] = (_fmt(m.loc[key, "mean"], m.loc[key, "sd"],
-                                               m.loc[key, "stored"], m.loc[key, "planned"])
-                                          if key in m.index else "not planned")
-            label = "training" if split == "train" else (
-                "test" if TABLES[table][0] == "cifar100" else "validation")
-            rows[(label, n)] = row
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.index.names = ["set", "classes n"]
-    out.columns.names = ["rule", "source"]
-    return out
+                    row[label] = (_fmt(m.loc[key, "mean"], m.loc[key, "sd"],
+                                       m.loc[key, "stored"], m.loc[key, "planned"])
+                                  if key in m.index else "not planned")
+                rows.append(row)
+    return pd.DataFrame(rows).set_index(["set", "classes n", "rule"])
 
 
 def chosen_table(runs: pd.DataFrame, protocol, tables) -> pd.DataFrame:
