@@ -6,7 +6,7 @@ SHARED  ?= ../shared/data
 FALIGN_DATA ?= $(abspath data)
 export FALIGN_DATA
 
-.PHONY: venv data test book sweep verify-results student-book bench clean reproduce notebooks verdict browser runs background device-data pending pack-runs unpack-runs
+.PHONY: venv data test test-default-paths book sweep verify-results student-book bench clean reproduce notebooks verdict browser runs background device-data pending pack-runs unpack-runs
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,14 +29,20 @@ data:
 # stored paper run, nbval over the committed chapter notebooks, and the browser test of the
 # built site (which needs Chromium: `make browser` installs Debian's).
 # Both cores (pytest-xdist); --dist loadfile keeps each notebook's cells in one worker.
-# Then nbval once more over the chapters that compute at render time, on other CPU kernel
-# paths (falign.portability): their printed digits must not depend on the machine.
+# nbval checks the chapters whose numbers come from the store on the machine's default kernels,
+# and the chapters that compute at render time on other CPU kernel paths (falign.portability):
+# their printed digits must not depend on the machine.
 test: venv data browser
 	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests --nbval --nbval-current-env \
-	  --nbval-sanitize-with nbval_sanitize.cfg chapters
+	  --nbval-sanitize-with nbval_sanitize.cfg $$($(PY) -m falign.portability store)
 	env $$($(PY) -m falign.portability alternate-env) FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 \
 	  $(PY) -m pytest -q -n 2 --dist loadfile -p no:cacheprovider --nbval --nbval-current-env \
 	  --nbval-sanitize-with nbval_sanitize.cfg $$($(PY) -m falign.portability render-time)
+
+# The render-time chapters on this machine's default kernels too (not part of make test).
+test-default-paths: venv
+	FALIGN_PROGRESS=0 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile -p no:cacheprovider --nbval \
+	  --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg $$($(PY) -m falign.portability render-time)
 
 # Execute chapters with papermill.  CHAPTER=name (default: all), PROFILE=paper|quick|smoke,
 # DEVICE=auto|cpu|cuda.  Trains only the runs not yet stored under RESULTS; the executed

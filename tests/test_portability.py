@@ -116,3 +116,15 @@ def test_every_background_queue_token_names_a_family_and_profile():
         family, profile = token.split(":")
         assert family in known, token
         assert profile in known[family].PROFILES, token
+
+
+def test_make_test_checks_every_chapter_once_on_one_of_the_two_paths():
+    """The store chapters on the default kernels, the render-time ones on the alternates:
+    together every chapter, none twice (and the Makefile's test target uses both lists)."""
+    from falign import portability
+    from falign.notebooks import chapter_names
+    store, live = portability.store_chapters(), portability.render_time_chapters()
+    assert sorted(store + live) == sorted(chapter_names()) and not set(store) & set(live)
+    recipe = (ROOT / "Makefile").read_text().split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "falign.portability store" in recipe and "falign.portability render-time" in recipe
+    assert "falign.portability alternate-env" in recipe

@@ -1,12 +1,15 @@
 """Which chapters could print CPU-dependent digits, and the kernel paths they are re-checked
 under.
 
-`make test` runs nbval over every chapter on the machine's default kernels, then once more over
-the chapters that compute at render time with ALTERNATE_KERNEL_PATHS set: the float64 and
-rounding choices that keep a chapter's printed digits portable must survive another vendor's
-kernels, and these paths stand in for one on a single machine.
+`make test` runs nbval over the chapters whose numbers come from the store on the machine's
+default kernels, and over the chapters that compute at render time with ALTERNATE_KERNEL_PATHS
+set: their committed outputs were rendered on a default path, so the float64 and rounding
+choices that keep their printed digits portable must survive other kernels, which stand in for
+another vendor's CPU on a single machine.  (Checking them on the default path as well would
+cost several minutes of the suite's 25 for a weaker test; `make test-default-paths` does it.)
 
     python -m falign.portability render-time     # the notebooks to re-check, one per line
+    python -m falign.portability store           # the others (their digits come from the store)
     python -m falign.portability alternate-env   # NAME=value words for `env`
 """
 from __future__ import annotations
@@ -48,14 +51,22 @@ def render_time_chapters() -> list[str]:
     return live
 
 
+def store_chapters() -> list[str]:
+    """Every other chapter and page: its printed numbers come from the result store."""
+    live = set(render_time_chapters())
+    return [name for name in chapter_names() if name not in live]
+
+
 def main(argv: list[str] | None = None) -> None:
     command = (argv if argv is not None else sys.argv[1:])[:1]
     if command == ["render-time"]:
         print("\n".join(f"chapters/{name}.ipynb" for name in render_time_chapters()))
+    elif command == ["store"]:
+        print("\n".join(f"chapters/{name}.ipynb" for name in store_chapters()))
     elif command == ["alternate-env"]:
         print(" ".join(f"{k}={v}" for k, v in ALTERNATE_KERNEL_PATHS.items()))
     else:
-        sys.exit("usage: python -m falign.portability render-time | alternate-env")
+        sys.exit("usage: python -m falign.portability render-time | store | alternate-env")
 
 
 if __name__ == "__main__":
