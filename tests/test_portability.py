@@ -85,7 +85,9 @@ def test_chapters_get_only_the_parameters_they_declare_and_a_local_kernel(tmp_pa
                               parameters={"profile": "smoke", "results": "x",
                                           "train_missing": True})
     assert seen["parameters"] == {"profile": "smoke"}
-    assert seen["manager"]().transport == "ipc"
+    first, second = seen["manager"](), seen["manager"]()
+    assert first.transport == "ipc"
+    assert first.ip != second.ip and "kernel-ipc" not in first.ip   # kernels side by side
 
 
 def test_the_alternate_kernel_paths_are_named_as_their_libraries_spell_them():

@@ -40,11 +40,21 @@ def local_kernel_manager():
     """A kernel manager whose kernel talks over local IPC sockets instead of TCP: the kernel
     runs on this machine only, and over TCP ipykernel warns, for every chapter, that traffic
     is unencrypted, which is true and irrelevant for a kernel bound to this machine."""
+    import tempfile
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
+    from traitlets import CaselessStrEnum, default
 
     class LocalKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        @default("ip")
+        def _unique_socket_prefix(self):
+            # Each kernel its own socket files: the default prefix ("kernel-ipc" in the working
+            # folder) is shared by kernels started side by side in one folder, which then read
+            # each other's messages.
+            return str(Path(tempfile.gettempdir()) / f"falign-kernel-{uuid.uuid4().hex}")
 
     return LocalKernelManager
 
