@@ -950,6 +950,14 @@ def _as_sources(ours) -> dict[str, pd.DataFrame]:
 RULE_NAMES = {"bp": "BP", "fa": "FA", "dfa": "DFA", "mdfa": "mDFA"}
 
 
+def _ours_cells(mine: dict, key) -> dict:
+    """{label: 'mean ± sd (k/K)'} of one table cell in each of our summaries, or "not planned"
+    where a summary has no such cell."""
+    return {label: (_fmt(m.loc[key, "mean"], m.loc[key, "sd"], m.loc[key, "stored"],
+                         m.loc[key, "planned"]) if key in m.index else "not planned")
+            for label, m in mine.items()}
+
+
 def binary_table(ours, table: int) -> pd.DataFrame:
     """Table 1 or 2 in long form: one row per (activation, rule, column as printed: training or
     test per architecture, "validation" for Table 2), 'paper' beside each of ours (one
@@ -972,11 +980,7 @@ def binary_table(ours, table: int) -> pd.DataFrame:
                            "accuracy (%)": f"{'training' if split == 'train' else test_name} "
                                            f"({arch.upper()})",
                            "paper": _fmt(p["mean"], p["sd"])}
-                    for label, m in mine.items():
-                        row[label] = (_fmt(m.loc[key, "mean"], m.loc[key, "sd"],
-                                           m.loc[key, "stored"], m.loc[key, "planned"])
-                                      if key in m.index else "not planned")
-                    rows.append(row)
+                    rows.append({**row, **_ours_cells(mine, key)})
     return pd.DataFrame(rows).set_index(["activation", "rule", "accuracy (%)"])
 
 
@@ -997,11 +1001,7 @@ def classes_table(ours, table: int) -> pd.DataFrame:
                 p = ref.loc[key]
                 row = {"set": label_set, "classes n": n, "rule": RULE_NAMES.get(rule, rule),
                        "paper": _fmt(p["mean"], p["sd"])}
-                for label, m in mine.items():
-                    row[label] = (_fmt(m.loc[key, "mean"], m.loc[key, "sd"],
-                                       m.loc[key, "stored"], m.loc[key, "planned"])
-                                  if key in m.index else "not planned")
-                rows.append(row)
+                rows.append({**row, **_ours_cells(mine, key)})
     return pd.DataFrame(rows).set_index(["set", "classes n", "rule"])
 
 
