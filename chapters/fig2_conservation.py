@@ -24,7 +24,7 @@
 #
 # Figure 2 of the paper plots the layer sum $P(t) = \sum_j P_j(t)$ normalised by its initial value,
 # over the 6000 epochs of the noisy-MNIST protocol (4000 training images, 20% of their labels
-# replaced, full-batch SGD with momentum 0.05, learning rate 0.05 divided by 10 every 1000
+# replaced, full-batch SGD with momentum $0.05$, learning rate $0.05$ divided by 10 every 1000
 # epochs). Theory predicts a flat line at 1 for FA, adaFA and sign-FA. Training takes discrete
 # steps, so each step adds a second-order error of size $\tfrac12\eta^2\lVert\Delta W_1[:,j]\rVert^2$:
 # the deviations we see measure how far the discrete dynamics stray from the flow.

@@ -65,7 +65,7 @@ grid = plots.width_panels(fa_family, "cos_wb_2", "cos(W2, B2)  (unitless)",
                           reference=lambda m: (10 * m) ** -0.5, reference_label="1/sqrt(n)")
 
 # %% [markdown]
-# The first 400 epochs, where most of the change happens while the learning rate is 0.05:
+# The first 400 epochs, where most of the change happens while the learning rate is $0.05$:
 
 # %% mystnb={"image": {"alt": "The same cosines over the first 400 epochs, where most of the change happens."}}
 grid = plots.width_panels(fa_family[fa_family.epoch <= 400], "cos_wb_2",

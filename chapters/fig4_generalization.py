@@ -11,7 +11,7 @@
 # growth of the first layer to the alignment of the second, which limits how far the weights can
 # wander.
 #
-# Figure 4 plots the final train and test losses against width. A training accuracy of 0.8 on the
+# Figure 4 plots the final train and test losses against width. A training accuracy of $0.8$ on the
 # noisy labels is what a network that predicts every image's true digit would score; values above
 # 0.8 mean that some of the wrong labels have been memorised.
 
@@ -107,7 +107,7 @@ for rule, accuracy in widest.items():
 #   within
 #   {glue:text}`family_gd_test_gap_points:.1f` points of test accuracy at each width.
 # - **The networks fit the noise** (scoreboard: {glue:text}`status_fit`). Under this protocol (mean cross-entropy,
-#   learning rate 0.05 for the first 1000 epochs, then divided by 10 every 1000) the final
+#   learning rate $0.05$ for the first 1000 epochs, then divided by 10 every 1000) the final
 #   training accuracy on the noisy labels, averaged over repeats, ends between
 #   {glue:text}`train_acc_smallest:.2f` and {glue:text}`train_acc_largest:.2f` for every method
 #   and width. A network that predicted every true digit would score 0.8. Training accuracy on
@@ -122,7 +122,7 @@ for rule, accuracy in widest.items():
 #   before the FA family ran. The FA family's own summed-loss runs, and the diagnostic readings
 #   with a 3 or 10 times larger step or Adam, are listed below with whether they are stored and
 #   what they reach. The paper's learning rate was "tuned to minimise the training loss"; the
-#   stated 0.05 does not get there with our reading.
+#   stated $0.05$ does not get there with our reading.
 
 # %% [markdown]
 # ## Which reading this chapter shows

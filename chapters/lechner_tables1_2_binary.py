@@ -80,8 +80,8 @@ lechner_mdfa.readings()
 
 # %% [markdown]
 # The 20-epoch reading's rates came from two pilots, both on Table 1's first pair with tanh
-# (highest training accuracy and final test accuracy, %); the selected runs choose among 0.01,
-# 0.03 and 0.1, which span both. The FC pilot ran 5 epochs at two rates before the quick grid. The CNN
+# (highest training accuracy and final test accuracy, %); the selected runs choose among $0.01$,
+# $0.03$ and $0.1$, which span both. The FC pilot ran 5 epochs at two rates before the quick grid. The CNN
 # pilot came after the first eight CNN runs, which used the FC rate: seven of them sat at
 # chance (50%) for 4 to 19 of their 20 epochs, five for 10 or more. The CNN pilot ran the full
 # 20 epochs at three rates:
@@ -271,7 +271,7 @@ _ = glue("heavy_run_hours", cost["longest_run_h"])
 #   in the stored runs. Plain SGD at {glue:text}`lr:.1f` on inputs in $[0, 1]$ (not centred)
 #   takes large steps; the 5-epoch pilot preferred it because it learns faster at first, but
 #   over 20 epochs a smaller or decaying rate would likely fit further (a hypothesis; the
-#   selected runs choose among 0.01, 0.03 and 0.1 on validation data).
+#   selected runs choose among $0.01$, $0.03$ and $0.1$ on validation data).
 # - **Test accuracy with tanh** (FC): BP {glue:text}`ours1_fc_tanh_bp_test:.1f`%, DFA
 #   {glue:text}`ours1_fc_tanh_dfa_test:.1f`%, FA {glue:text}`ours1_fc_tanh_fa_test:.1f`%, mDFA
 #   {glue:text}`ours1_fc_tanh_mdfa_test:.1f`% (printed: {glue:text}`paper1_fc_tanh_bp_test:.1f`,

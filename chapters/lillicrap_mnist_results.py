@@ -154,8 +154,8 @@ verdicts[["status", "ours", "printed", "what", "runs", "test", "reason"]]
 # %% [markdown]
 # The text's comparisons of the two rules: the printed ordering, and ours decided by a
 # two-sided exact permutation test over the stored repeats' final values (an ordering is
-# claimed only below p = 0.05; with five repeats per rule the smallest possible p is 0.008,
-# with two repeats 0.33, so two repeats can never separate the rules).
+# claimed only below $p = 0.05$; with five repeats per rule the smallest possible $p$ is $0.008$,
+# with two repeats $0.33$, so two repeats can never separate the rules).
 
 # %%
 printed = {(a, r): v for a, r, _, v in lm.PRINTED}
@@ -430,7 +430,7 @@ _ = glue("n_wall_runs", len(used))
 # decay (torch's SGD adds $\gamma\theta$ to a copy of every gradient), and the feedback layers'
 # own Python code about 2%; the per-epoch test evaluation adds about 0.2 s and the layer
 # measurements milliseconds. A plain loop with the FA updates written out takes as long per
-# epoch as the library (5.5-6.0 against 4.9-5.9 s wall, measured side by side). The larger
+# epoch as the library (measured side by side in one process). The larger
 # times of the first runs are therefore a property of that machine and its load, which we
 # cannot test from here (a hypothesis, not a measurement). The converged runs above took a
 # median {glue:text}`stored_wall_per_epoch:.1f` s of wall time per epoch over the

@@ -14,7 +14,7 @@
 # | biases | not mentioned | none; PyTorch's default $U[\pm 1/\sqrt{\text{fan-in}}]$; all biases 1, as in biotorch {cite}`sanfiz2021benchmarking`, the FA package the paper used |
 # | feedback $B$ | not mentioned | same law as $W$; Glorot-uniform, biotorch's default |
 # | input scaling | not mentioned | standardised with MNIST's mean and std; $[0, 1]$; raw 0-255 |
-# | label noise | "20% label noise" | exactly 800 labels replaced by a different class; each label redrawn uniformly with probability 0.2 |
+# | label noise | "20% label noise" | exactly 800 labels replaced by a different class; each label redrawn uniformly with probability $0.2$ |
 # | loss | "cross-entropy" | mean over the batch; sum over the batch |
 # | Table 3's statistic | "mean absolute deviation" | per neuron or layer sum; final or averaged over epochs; biases counted or not |
 #
@@ -35,8 +35,8 @@
 # $B$ at Xavier scale without biases; and the summed loss for the FA family, at the stated rate
 # and at a rate divided to keep it finite (said as such: at rate $0.05\,k/4000$ the summed loss
 # takes the mean loss's steps at rate $0.05\,k$, exercise 3). *Diagnostic* ones, which contradict
-# a value Appendix A states (initial rate 0.05, momentum 0.05) and so can explain a difference but
-# never be adopted: the step at 3 and 10 times 0.05, and Adam (one meaning of Section 6.1's
+# a value Appendix A states (initial rate $0.05$, momentum $0.05$) and so can explain a difference but
+# never be adopted: the step at 3 and 10 times $0.05$, and Adam (one meaning of Section 6.1's
 # "adaptive learning rates"; Theorem 5.2 says nothing about conservation under it).
 
 # %% tags=["remove-cell"]

@@ -268,7 +268,7 @@ provenance_card(sweep)
 # basic blocks, 3 one-by-one shortcut convolutions and the head, 21 in all. Each has the shape
 # of its layer's weight, so together they hold as many numbers as the forward weights, a little
 # over 11 million. Batch norm adds a scale and a shift per channel after each of the 20
-# convolutions, under 10 thousand numbers: about 0.1% of the parameters learn from their own
+# convolutions, under 10 thousand numbers: about $0.1\%$ of the parameters learn from their own
 # exact gradient, given whatever error the rule delivers to them.
 # :::
 

@@ -32,7 +32,9 @@ def result_numbers(nb) -> set[str]:
     """Decimal numbers in the outputs the chapter computed (tables, text, Markdown)."""
     out = set()
     for cell in nb.cells:
-        if cell.cell_type != "code":
+        # The answer box under the title restates the scoreboard's rows (printed values,
+        # thresholds), not the chapter's own computation.
+        if cell.cell_type != "code" or cell.get("id") == "answer-box":
             continue
         for o in cell.get("outputs", []):
             texts = [o.get("text", "")] + [o.get("data", {}).get(k, "") for k in

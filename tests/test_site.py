@@ -263,8 +263,8 @@ column.querySelectorAll('table').forEach((table, i) => {
   for (const th of table.querySelectorAll('thead th')) {
     const name = th.innerText.trim();
     const r = th.getBoundingClientRect();
-    // at least 40 px of the column's start must be on screen when the table is scrolled home
-    if (keyPattern.test(name) && r.left > visibleRight - 40)
+    // the column must start on screen when the table is scrolled home
+    if (keyPattern.test(name) && r.left > visibleRight)
       lateColumns.push({table: i + 1, name: name.slice(0, 40), left: Math.round(r.left),
                         visible: Math.round(visibleRight)});
   }

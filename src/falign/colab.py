@@ -39,9 +39,9 @@ _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}")
 
 def families_loaded(source: str) -> set[str]:
     """The families a chapter's source loads: load_results("<family>", ...) and the Lechner
-    chapters' <family>.load_tables(...)."""
+    chapters' <family>.load_tables(...) or <family>.chapter_runs(...)."""
     return (set(re.findall(r"load_results\(\s*\"(\w+)\"", source))
-            | set(re.findall(r"\b(\w+)\.load_tables\(", source)))
+            | set(re.findall(r"\b(\w+)\.(?:load_tables|chapter_runs)\(", source)))
 
 
 def trains_deep_network(source: str) -> bool:

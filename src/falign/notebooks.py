@@ -24,7 +24,7 @@ CHAPTERS = ROOT / "chapters"
 
 # Pages computed from the result store that regenerate no figure or table of their own (and so
 # have no exercises).
-PAGES = ("scoreboard", "performance")
+PAGES = ("scoreboard", "performance", "errata", "limitations")
 
 
 def chapter_names() -> list[str]:
@@ -86,7 +86,12 @@ def add_answer_box(notebook, name: str) -> None:
     added = [box]
     if rest.strip():
         added.append(nbformat.v4.new_markdown_cell(rest, id=INTRO_ID))
-    notebook.cells[1:1] = added
+    # After the hidden Colab set-up cell when there is one: it stays the first code cell
+    # (the launch pinning and tests/test_launch.py rely on it); the page shows the same order.
+    second = notebook.cells[1] if len(notebook.cells) > 1 else None
+    at = 2 if second is not None and second.cell_type == "code" and \
+        "google.colab" in second.source else 1
+    notebook.cells[at:at] = added
 
 
 def source_cells(notebook) -> list[str]:
@@ -325,6 +330,14 @@ def student_sources(out: Path) -> Path:
             shutil.copytree(path, src / name)
         elif path.exists():
             shutil.copy2(path, src / name)
+    # The copy is not a git checkout, so the pages' "last updated" dates cannot be read from
+    # git there: say so once instead of one build-failing warning per page.
+    import yaml
+    config = yaml.safe_load((src / "_config.yml").read_text())
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config["suppress_warnings"] = [*sphinx_config.get("suppress_warnings", []),
+                                          "git.subprocess_error", "git.command_not_found"]
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     for notebook in sorted(CHAPTERS.glob("*.ipynb")):
         nb = strip_solutions(nbformat.read(notebook, as_version=4))
         nbformat.write(nb, src / "chapters" / notebook.name)
