@@ -13,7 +13,7 @@
 #
 # Figure 4 plots the final train and test losses against width. A training accuracy of $0.8$ on the
 # noisy labels is what a network that predicts every image's true digit would score; values above
-# 0.8 mean that some of the wrong labels have been memorised.
+# $0.8$ mean that some of the wrong labels have been memorised.
 
 # %% tags=["remove-cell"]
 # On Colab: clone the book (library and stored runs) and set it up; elsewhere: nothing.
@@ -110,7 +110,7 @@ for rule, accuracy in widest.items():
 #   learning rate $0.05$ for the first 1000 epochs, then divided by 10 every 1000) the final
 #   training accuracy on the noisy labels, averaged over repeats, ends between
 #   {glue:text}`train_acc_smallest:.2f` and {glue:text}`train_acc_largest:.2f` for every method
-#   and width. A network that predicted every true digit would score 0.8. Training accuracy on
+#   and width. A network that predicted every true digit would score $0.8$. Training accuracy on
 #   the noisy labels gives only a lower bound on how many wrong labels a network reproduces
 #   (exercise 1): at width 200, GD ({glue:text}`train_acc_widest_bp:.3f`) and sign-FA
 #   ({glue:text}`train_acc_widest_signfa:.3f`) have memorised at least
