@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from falign import plots
+from falign import analysis, plots
 from falign.chapters import glue, show_status
 from falign.families import lechner_mdfa
 
@@ -307,12 +307,15 @@ y = torch.randint(0, 2, (128,), generator=gen)
 trace = {"one fixed batch of 128": lechner_mdfa.projection_trace(spec, x, y, 12, batches="full"),
          "mini-batches of 64": lechner_mdfa.projection_trace(spec, x, y, 12)}
 glue("trace_full_zeroed", int(trace["one fixed batch of 128"].zeroed_by_projection.sum()))
-glue("trace_full_gap", float(trace["one fixed batch of 128"].max_output_gap.max()))
+# The gaps are differences of nearly equal outputs: float64 round-off reaches their seventh
+# digit, so they are glued and shown to three.
+glue("trace_full_gap", float(f'{trace["one fixed batch of 128"].max_output_gap.max():.3g}'))
 mini = trace["mini-batches of 64"]
 glue("trace_first_step", int(mini.step[mini.zeroed_by_projection > 0].min()))
 glue("trace_first_zeroed", int(mini.zeroed_by_projection[mini.zeroed_by_projection > 0].iloc[0]))
-glue("trace_mini_gap", float(mini.max_output_gap.iloc[-1]))
-pd.concat({k: t.set_index("step") for k, t in trace.items()}, axis=1).rename_axis("SGD step")
+glue("trace_mini_gap", float(f"{mini.max_output_gap.iloc[-1]:.3g}"))
+pd.concat({k: analysis.rounded(t.set_index("step")) for k, t in trace.items()},
+          axis=1).rename_axis("SGD step")
 
 # %% [markdown]
 # On one fixed batch the projection never acts ({glue:text}`trace_full_zeroed:.0f` weights
