@@ -194,3 +194,19 @@ def test_mnist_rows_use_the_protocol_runs_and_measured_costs(board, tmp_path):
         assert f"at most {bound:.1f} core-hours" in row.reason, row.reason
     assert "12-epoch" not in " ".join(empty.loc[empty.index.str.startswith("lillicrap.mnist")]
                                       .reason)
+
+
+def test_lechner_rows_show_the_selected_runs_before_the_20_epoch_reading():
+    """A Lechner FC cell with runs selected on validation shows them first, the 20-epoch
+    reading beside them, and each reading's repeats stored of planned."""
+    ctx = registry.Context()
+    entry = next(e for e in registry.entries() if e.key == "lechner.table1.fc.hardtanh.n2.fa")
+    result = entry.evaluate(ctx)
+    tuned = ctx.sweep("lechner_mdfa", "quick")
+    if tuned is None:
+        pytest.skip("no selected Lechner runs in this store")
+    assert result["ours"].index("(selected on validation)") < result["ours"].index(
+        "(20-epoch reading)")
+    assert re.fullmatch(r"\d/\d \(selected on validation\); \d/\d \(20-epoch reading\)",
+                        result["runs"])
+    assert result["status"] == registry.NOT_COMPARABLE     # a stand-in: only orderings compare

@@ -1120,7 +1120,7 @@ def _lechner_entries():
         R(L, "Theorem 5", m5, "Theorem 5", lambda g: _ok(g.get("first_layer_max_product", 0)
                                                          < 0)),
     ]
-    return out + _lechner_table_entries()
+    return out + _lechner_table_entries() + _lechner_claim_entries()
 
 
 def _lechner_table_entries():
@@ -1135,29 +1135,55 @@ def _lechner_table_entries():
     out = []
     for (t, arch, act, n, rule), v in cells.iterrows():
         def evaluate(ctx, t=t, arch=arch, act=act, n=n, rule=rule):
+            # The text's protocol (selection on validation, the quick profile: FC cells) where
+            # its runs are stored, the 20-epoch reading beside it and for the CNN cells.
             sweep = ctx.sweep("lechner_mdfa", "20_epochs")
-            if sweep is None:
+            tuned = ctx.sweep("lechner_mdfa", "quick")
+            if sweep is None and tuned is None:
                 return {"status": NOT_COMPARABLE, "reason": "stand-in; no run stored"}
             if "lechner_cells" not in ctx.cache:
-                ctx.cache["lechner_cells"] = lmd.cell_summary(sweep.table, sweep.cells)
-                ctx.cache["lechner_hours"] = lmd.pending_core_hours(sweep).core_hours.sum()
-            s = ctx.cache["lechner_cells"]
-            c = s[(s.table == t) & (s.architecture == arch) & (s.activation == act)
-                  & (s.n_classes == n) & (s.rule == rule)].set_index("set")
-            if c.empty:
+                ctx.cache["lechner_cells"] = (None if sweep is None
+                                              else lmd.cell_summary(sweep.table, sweep.cells))
+                ctx.cache["lechner_tuned"] = (None if tuned is None else lmd.cell_summary(
+                    tuned.table, tuned.cells, tuned.protocol))
+                ctx.cache["lechner_hours"] = sum(
+                    lmd.pending_core_hours(x).core_hours.sum() for x in (sweep, tuned)
+                    if x is not None)
+
+            def cell(summary):
+                if summary is None:
+                    return None
+                c = summary[(summary.table == t) & (summary.architecture == arch)
+                            & (summary.activation == act) & (summary.n_classes == n)
+                            & (summary.rule == rule)].set_index("set")
+                return None if c.empty else c
+
+            def text(c):
+                f = lambda k: (f"{c.loc[k, 'mean']:.1f}" + ("" if c.loc[k, "sd"] != c.loc[k, "sd"]
+                                                            else f" ± {c.loc[k, 'sd']:.1f}"))
+                return f"train {f('train')} / test {f('test')}"
+
+            readings = [(name, c) for name, c in (("selected on validation",
+                                                   cell(ctx.cache["lechner_tuned"])),
+                                                  ("20-epoch reading",
+                                                   cell(ctx.cache["lechner_cells"])))
+                        if c is not None]
+            if not readings:
                 return {"status": NOT_COMPARABLE, "reason": "stand-in; cell not in the grid"}
-            stored, planned = int(c.stored.iloc[0]), int(c.planned.iloc[0])
-            base = {"runs": f"{stored}/{planned}", "device": device_of(sweep)}
+            runs = "; ".join(f"{int(c.stored.iloc[0])}/{int(c.planned.iloc[0])} ({name})"
+                             for name, c in readings)
+            shown = [(name, c) for name, c in readings
+                     if int(c.stored.iloc[0]) and not c["mean"].isna().all()]
+            base = {"runs": runs, "device": device_of(tuned if shown and shown[0][0].startswith(
+                "selected") else sweep)}
             reason = "stand-in (Tiny-ImageNet classes; the chapter names it): only orderings " \
                      "compare"
-            if stored == 0 or c["mean"].isna().all():
+            if not shown:
                 return {**base, "status": NOT_COMPARABLE,
                         "reason": reason + f"; not trained yet (the grid's pending runs: "
                                   f"{ctx.cache['lechner_hours']:.0f} core-hours)"}
-            fmt = lambda k: (f"{c.loc[k, 'mean']:.1f}" + ("" if c.loc[k, "sd"] != c.loc[k, "sd"]
-                                                           else f" ± {c.loc[k, 'sd']:.1f}"))
-            return {**base, "ours": f"train {fmt('train')} / test {fmt('test')}",
-                    "status": NOT_COMPARABLE, "reason": reason}
+            ours = "; ".join(f"{text(c)} ({name})" for name, c in shown)
+            return {**base, "ours": ours, "status": NOT_COMPARABLE, "reason": reason}
         what = (f"{arch.upper()}, {act}, {rule.upper()}" if t in (1, 2)
                 else f"n = {n}, {rule.upper()}")
         pr = (f"train {v[('mean', 'train')]:.1f} ± {v[('sd', 'train')]:.1f} / test "
@@ -1169,6 +1195,75 @@ def _lechner_table_entries():
         out.append(Entry(f"lechner.table{t}.{arch}.{act}.n{n}.{rule}", LECHNER, f"Table {t}",
                          what + " (accuracy %, mean ± sd)", pr, chapters[t], evaluate,
                          glue=glue))
+    return out
+
+
+def _lechner_selected_runs(ctx):
+    """The reported runs of the selection protocol (quick profile: FC cells), or None."""
+    if "lechner_reported" not in ctx.cache:
+        from .families import lechner_mdfa as lmd
+        tuned = ctx.sweep("lechner_mdfa", "quick")
+        ctx.cache["lechner_reported"] = None if tuned is None else (
+            tuned, lmd.final_runs(lmd.run_summary(tuned.table), tuned.protocol))
+    return ctx.cache["lechner_reported"]
+
+
+# Lechner's claims that compare rules on the binary tasks, as orderings over the selected FC
+# runs (Tables 1-2), paired by table, activation and class pair: (key, what, printed, the
+# activations, better, worse, accuracy, True when the claim is that `better` is NOT above
+# `worse`, i.e. a match).
+_LECHNER_CLAIMS = (
+    ("mdfa_above_dfa", "mDFA above DFA in test accuracy, FC, tanh and hard-tanh (Tables 1-2)",
+     "mDFA outperforms existing FA algorithms in binary classification (Sec. 1, Sec. 6)",
+     ("tanh", "hardtanh"), "mdfa", "dfa", "test", False),
+    ("mdfa_above_fa", "mDFA above FA in test accuracy, FC, tanh and hard-tanh (Tables 1-2)",
+     "mDFA outperforms existing FA algorithms in binary classification (Sec. 1, Sec. 6)",
+     ("tanh", "hardtanh"), "mdfa", "fa", "test", False),
+    ("mdfa_matches_bp", "BP not above mDFA in test accuracy, FC, tanh and hard-tanh "
+     "(Tables 1-2)", "mDFA matches backpropagation in binary classification (Sec. 1)",
+     ("tanh", "hardtanh"), "bp", "mdfa", "test", True),
+    ("mdfa_fails_relu", "BP above mDFA in test accuracy, FC, ReLU (Tables 1-2)",
+     "mDFA fails to reach BP's performance with ReLU (Sec. 5)", ("relu",), "bp", "mdfa",
+     "test", False),
+)
+
+
+def _lechner_claim_entries():
+    from .families import lechner_mdfa as lmd
+    out = []
+    for key, what, printed, acts, better, worse, value, match in _LECHNER_CLAIMS:
+        def evaluate(ctx, acts=acts, better=better, worse=worse, value=value, match=match):
+            loaded = _lechner_selected_runs(ctx)
+            if loaded is None:
+                return {"status": PENDING, "reason": "no selected run stored"}
+            tuned, runs = loaded
+            runs = runs[(runs.architecture == "fc") & runs.activation.isin(acts)
+                        & runs.table.isin([1, 2])]
+            t = lmd.sign_test(runs, better, worse, {})
+            base = {"runs": f"{t['pairs']} pairs", "device": device_of(tuned),
+                    "test": f"one-sided sign test over pairs (same table, class pair and "
+                            f"seeds; selected runs), alpha = {ALPHA}"}
+            if not t["pairs"]:
+                return {**base, "status": PENDING, "reason": "no paired runs stored yet"}
+            back = lmd.sign_test(runs, worse, better, {})
+            k, n = t["wins"], t["wins"] + back["wins"]           # ties carry no sign
+            name = {"bp": "BP", "fa": "FA", "dfa": "DFA", "mdfa": "mDFA"}
+            ours = (f"{name[better]} above {name[worse]} in {k} of {n} untied pairs, "
+                    f"{t['mean_diff']:+.1f} points on average (p = {sign_p(k, n):.2g}, "
+                    f"reverse p = {sign_p(n - k, n):.2g})" if n else
+                    f"tied in all {t['pairs']} pairs")
+            status, _ = sign_verdict(k, n)
+            reason = ""
+            if match:       # the claim is the absence of `better` above `worse`
+                status = {REPRODUCED: DIFFERS, DIFFERS: REPRODUCED}.get(status, UNDECIDED)
+                if status == UNDECIDED:
+                    reason = ("no ordering detected: consistent with a match, which a sign "
+                              "test alone cannot show")
+            if status == UNDECIDED and n < 5 and not reason:
+                reason = f"{n} untied pair(s): at least 5 are needed for p < {ALPHA}"
+            return {**base, "ours": ours, "status": status, "reason": reason}
+        out.append(Entry(f"lechner.claim.{key}", LECHNER, "Sec. 5 claims", what, printed,
+                         "lechner_tables1_2_binary", evaluate))
     return out
 
 
