@@ -54,7 +54,7 @@ def test_the_twelve_epoch_reading_steps_after_epochs_8_and_10():
 def test_the_paper_schedule_is_the_plateau_rule_with_its_stated_parameters():
     cfg = L.train_config(L.run_specs(L.PAPER)[0], "cpu", False)
     assert cfg.plateau == PlateauRule(margin=0.05, patience=3, stages=3, monitor="train_error")
-    assert (cfg.lr, cfg.gamma, cfg.milestones, cfg.epochs) == (1e-2, 0.1, (), 300)
+    assert (cfg.lr, cfg.gamma, cfg.milestones, cfg.epochs) == (1e-3, 0.1, (), 300)
     ae = next(s for s in L.run_specs(L.PAPER) if L.task_of(s["arch"]) == "autoencode")
     assert L.plateau_rule(ae).monitor == "train_loss"      # no accuracy to monitor
     patient = L.plateau_rule(L.run_specs(L.READINGS["patient_plateau"])[0])
@@ -226,11 +226,12 @@ def test_quick_is_the_paper_rule_in_the_queue_order_of_the_issue():
     assert L.store_name("quick") == L.store_name("paper") == L.store_name("readings") \
         != L.store_name("smoke")
     assert (L.PAPER.repeats, L.PAPER.batch_size, L.PAPER.lr, L.PAPER.weight_decay,
-            L.PAPER.target) == (5, 100, 1e-2, 1e-6, 0.9)
+            L.PAPER.target) == (5, 100, 1e-3, 1e-6, 0.9)
+    assert L.TEXT_EXAMPLE.lr == 1e-2 and replace(L.PAPER, lr=1e-2) == L.TEXT_EXAMPLE
 
 
 def test_each_item5_reading_changes_exactly_its_field_on_one_repeat():
-    base = replace(L.PAPER, nets=L.ONE_HIDDEN, repeats=1)
+    base = replace(L.TEXT_EXAMPLE, nets=L.ONE_HIDDEN, repeats=1)
     changed = {"initial_step": {"lr": 1e-3}, "mean_loss": {"loss_reduction": "mean"},
                "feedback_fan_in": {"feedback_init": "fan_in"},
                "linear_outputs": {"output_activation": "linear"}}
@@ -242,7 +243,22 @@ def test_each_item5_reading_changes_exactly_its_field_on_one_repeat():
         assert diff == changed[name], name
     readings = L.run_specs(L.PROFILES["readings"])
     assert len(readings) == len({spec_key(s) for s in readings}) == 7
-    assert not {spec_key(s) for s in readings} & {spec_key(s) for s in L.run_specs(L.PAPER)}
+    # the step reading's runs are the protocol's repeat 0 since the step was chosen; no other
+    # reading shares a run with the protocol
+    shared = {spec_key(s) for s in readings} & {spec_key(s) for s in L.run_specs(L.PAPER)}
+    assert shared == {spec_key(s) for s in L.run_specs(L.READINGS["initial_step"])}
+
+
+def test_the_protocol_first_step_is_the_one_the_stored_runs_select():
+    """STEP_RULE over the stored repeat-0 runs (training error only) picks PAPER.lr; the
+    former protocol's runs (first rate 1e-2) are the reading first_step_1e-2."""
+    from falign.store import ResultStore
+    store = ResultStore(Path(__file__).resolve().parents[1] / "results", L.store_name("paper"))
+    table, chosen = L.step_selection(store)
+    assert chosen == L.PAPER.lr
+    assert set(table["first rate"]) == set(L.STEP_CANDIDATES) and len(table) == 4
+    assert "not used" in " ".join(table.columns)      # the test error is shown, never compared
+    assert L.READINGS["first_step_1e-2"] == replace(L.PAPER, nets=L.ONE_HIDDEN, lr=1e-2)
 
 
 def test_saturated_fraction_counts_tanh_units_beyond_0_99_and_not_the_outputs():
