@@ -227,3 +227,55 @@ def test_conditioning_shows_the_signfa_scale_reading_fragile_at_width_15():
     # the reading changes sign-FA only: GD's networks are the same
     assert table.loc[("fan-in init", 15, "bp")].equals(
         table.loc[("sign-FA scale 1/sqrt(3 fan-in)", 15, "bp")])
+
+
+def test_confirmation_needs_every_run_and_a_strict_lead_at_the_full_schedule():
+    import pandas as pd
+    cand, book = "FA's B Xavier, no biases", noisy_mnist.CHOSEN_READING
+
+    def results(stored, within, held):
+        cells = pd.DataFrame({"reading": [book, cand], "stored": [6, stored], "planned": [6, 6]})
+        agree = pd.DataFrame({"cells within 2x": within}, index=[book, cand])
+        crit = pd.DataFrame({"observations held": held}, index=[book, cand])
+        return noisy_mnist_confirm.ConfirmationResults(cells, agree, crit, [book, cand])
+
+    ahead = {"adopted": cand}
+    assert noisy_mnist_confirm.confirm(ahead, results(5, [3, 9], [3, 3]))["status"] == "pending"
+    assert noisy_mnist_confirm.confirm(ahead, results(6, [3, 9], [3, 3]))["status"] == "confirmed"
+    assert noisy_mnist_confirm.confirm(ahead, results(6, [3, 3], [3, 3]))["status"] == \
+        "not confirmed"                                         # a tie keeps the book's
+    assert noisy_mnist_confirm.confirm(ahead, results(6, [3, 9], [3, 2]))["status"] == \
+        "not confirmed"                                         # fewer observations held
+    assert noisy_mnist_confirm.confirm({"adopted": book}, results(6, [3, 9], [3, 3]))[
+        "status"] == "no candidate"
+
+
+@pytest.mark.skipif(not (RESULTS / "noisy_mnist_paper").exists(), reason="no stored runs")
+def test_the_book_shows_the_reading_its_stored_runs_confirm():
+    """Once the full-schedule runs confirm a candidate, the book's reading must be it (a stale
+    CHOSEN_READING would contradict the readings chapter's own decision)."""
+    from falign import analysis, paper_values
+    res = noisy_mnist.readings_results("paper", RESULTS)
+    cells = noisy_mnist_readings.reading_cells(res.table, res.planned)
+    choice = noisy_mnist_readings.decide(
+        analysis.reading_criteria(res.table),
+        noisy_mnist_readings.agreement(cells, paper_values.table3()), res.chosen,
+        noisy_mnist_readings.eligible())
+    second = noisy_mnist_confirm.confirm(choice, noisy_mnist_confirm.confirmation(RESULTS))
+    assert second["status"] != "confirmed", (
+        f"{second['candidate']} is confirmed: set noisy_mnist.CHOSEN_READING to it and "
+        "re-render Figures 2-4 and Table 3")
+
+
+def test_fa_feedback_field_is_inert_in_other_rules_keys():
+    """Redrawing FA's B at Xavier scale changes FA's runs only: a bias-free GD, adaFA or
+    sign-FA run has the key of the book's run, and so trains once."""
+    xavier = replace(PAPER, feedback_init="xavier", widths=(15,), repeats=1)
+    book = replace(PAPER, widths=(15,), repeats=1)
+    keys = {s["rule"]: spec_key(s) for s in xavier.run_specs()}
+    same = {s["rule"]: spec_key(s) for s in book.run_specs()}
+    assert keys["fa"] != same["fa"]
+    assert all(keys[r] == same[r] for r in ("bp", "adafa", "signfa"))
+    # the biased biotorch-layers reading keeps the keys its runs were stored with
+    biased = replace(xavier, bias=True, bias_init="one")
+    assert all(s["feedback_init"] == "xavier" for s in biased.run_specs())

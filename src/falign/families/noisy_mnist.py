@@ -91,12 +91,22 @@ ADDED = {"signfa_scale": "xavier", "optimizer": "sgd"}
 # A field that changes only some rules' runs is left out of the other rules' specs, so those
 # runs keep the keys of the runs they are (a sign-FA reading re-uses the stored GD, FA, adaFA).
 ONLY_FOR_RULES = {"signfa_scale": ("signfa",)}
+# A field of the first runs that acts on some rules only: in the other rules' specs it takes
+# the value the book's runs were stored with.  FA's B (feedback_init) means nothing to GD,
+# adaFA and sign-FA, whose feedback derives from W (falign.layers.xavier_feedback_ skips them),
+# so a reading that redraws FA's B re-uses their stored runs.  The biased runs of the
+# "biotorch layers" reading were stored with "xavier" before this rule and keep it.
+INERT_FOR_OTHER_RULES = {"feedback_init": (("fa",), "fan_in")}
 
 
 def run_spec(spec: dict) -> dict:
     """A run's stored specification: added fields at their old value, and fields that do not
-    act on the run's rule, are left out, so equal runs have equal keys."""
+    act on the run's rule, are left out (or set to the stored value), so equal runs have equal
+    keys."""
     spec = without_added_defaults(spec, ADDED)
+    for field, (rules, value) in INERT_FOR_OTHER_RULES.items():
+        if spec["rule"] not in rules and not spec["bias"]:
+            spec = {**spec, field: value}
     return {k: v for k, v in spec.items()
             if k not in ONLY_FOR_RULES or spec["rule"] in ONLY_FOR_RULES[k]}
 
@@ -104,7 +114,7 @@ def run_spec(spec: dict) -> dict:
 # The readings compared in the ablation chapter: each changes the fields named, nothing else.
 READINGS = {
     "literal": dict(init="width"),
-    "fan-in init": dict(init="fan_in"),
+    "fan-in init": dict(init="fan_in", feedback_init="fan_in"),
     "fan-in init + biases": dict(bias=True),
     "fan-in init + biases at 1": dict(bias=True, bias_init="one"),
     "biotorch layers": dict(bias=True, bias_init="one", feedback_init="xavier"),

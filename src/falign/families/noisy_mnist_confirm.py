@@ -30,17 +30,26 @@ CONFIRMED = ("sign-FA scale 1/sqrt(3 fan-in)", "FA's B Xavier, no biases")
 @dataclass(frozen=True)
 class Confirmation:
     """Every reading in `readings` applied to the book's protocol `base`."""
-    base: NoisyMNISTProtocol = PAPER
+    base: NoisyMNISTProtocol = PAPER           # the profiles pass the fan-in reading (ADDED_TO)
     readings: tuple[str, ...] = CONFIRMED
 
     def protocols(self) -> dict[str, NoisyMNISTProtocol]:
         return {name: reading_protocol(self.base, name) for name in self.readings}
 
 
+# The readings were added to the fan-in reading (FA's B at fan-in scale): the confirmation
+# applies them to it, and compares them with it, whichever reading the book shows.
+ADDED_TO = "fan-in init"
+
+
+def _base(profile: str) -> NoisyMNISTProtocol:
+    return noisy_mnist.with_reading(BOOK_PROFILES[profile], **noisy_mnist.READINGS[ADDED_TO])
+
+
 PROFILES = {
-    "paper": Confirmation(),                          # 10 widths x 6 repeats
-    "quick": Confirmation(BOOK_PROFILES["quick"]),    # widths 15, 60, 200 x 2 repeats
-    "smoke": Confirmation(BOOK_PROFILES["smoke"]),
+    "paper": Confirmation(_base("paper")),            # 10 widths x 6 repeats
+    "quick": Confirmation(_base("quick")),            # widths 15, 60, 200 x 2 repeats
+    "smoke": Confirmation(_base("smoke")),
 }
 
 
@@ -69,5 +78,65 @@ def confirmed_rows(table: pd.DataFrame, profile: str = "paper") -> pd.DataFrame:
     if not len(table):
         return table
     rows = reading_rows(table, base)
-    keep = {*PROFILES[profile].readings, noisy_mnist.CHOSEN_READING, *SHARES_RUNS_OF}
+    keep = {*PROFILES[profile].readings, noisy_mnist.CHOSEN_READING, ADDED_TO, *SHARES_RUNS_OF}
     return rows[rows.reading.isin(keep)].reset_index(drop=True)
+
+
+@dataclass
+class ConfirmationResults:
+    """The 6000-epoch confirmation on `profile`'s grid: per (reading, width, rule) the cells of
+    noisy_mnist_readings.reading_cells, Table 3's agreement with the paper per reading, the
+    four observations per reading, and the readings compared (the book's first)."""
+    cells: pd.DataFrame
+    agree: pd.DataFrame
+    criteria: pd.DataFrame
+    readings: list[str]
+
+
+def confirmation(results="results", profile: str = "paper") -> ConfirmationResults:
+    """The confirmed readings and the book's reading at App. A's full schedule, from the book's
+    store (repeats stored of planned; a reading without runs is all pending)."""
+    from .. import analysis, paper_values
+    from ..store import ResultStore
+    from .noisy_mnist_readings import agreement, planned_runs, reading_cells
+
+    conf = PROFILES[profile]
+    store = ResultStore(results, store_name(profile))
+    table = store.table() if store.folder.is_dir() else pd.DataFrame()
+    rows = confirmed_rows(table, profile)
+    names = list(dict.fromkeys([ADDED_TO, noisy_mnist.CHOSEN_READING, *conf.readings]))
+    planned = planned_runs(conf.base, conf.base.repeats)
+    planned = planned[planned.reading.isin(names)].reset_index(drop=True)
+    cells = reading_cells(rows, planned)
+    criteria = (analysis.reading_criteria(rows) if len(rows)
+                else pd.DataFrame(columns=["observations held"]))
+    return ConfirmationResults(cells, agreement(cells, paper_values.table3()), criteria, names)
+
+
+def confirm(choice: dict, confirmed: ConfirmationResults) -> dict:
+    """The decision's second stage: a reading chosen on the 2000-epoch ablation
+    (noisy_mnist_readings.decide) replaces the book's only if, at the full schedule on the
+    paper's grid with every planned run stored, it holds at least as many of the four
+    observations and strictly more Table 3 cells within 2x of the paper's.  Returns
+    {'candidate', 'status': 'no candidate' | 'pending' | 'confirmed' | 'not confirmed',
+    'current': (held, within), 'candidate_score': (held, within) or None, 'stored', 'planned'}."""
+    current = noisy_mnist.CHOSEN_READING
+    candidate = choice.get("adopted")
+
+    def score(name):
+        held = confirmed.criteria["observations held"].get(name, float("nan"))
+        within = confirmed.agree["cells within 2x"].get(name, 0)
+        return (None if held != held else int(held)), int(within)
+
+    out = {"candidate": candidate, "current": score(current), "candidate_score": None,
+           "stored": 0, "planned": 0}
+    if candidate in (None, current):
+        return {**out, "status": "no candidate"}
+    c = confirmed.cells[confirmed.cells.reading == candidate]
+    out.update(stored=int(c.stored.sum()), planned=int(c.planned.sum()))
+    if candidate not in confirmed.readings or out["stored"] < out["planned"]:
+        return {**out, "status": "pending"}
+    out["candidate_score"] = score(candidate)
+    (held, within), (cur_held, cur_within) = out["candidate_score"], out["current"]
+    ahead = held is not None and cur_held is not None and held >= cur_held and within > cur_within
+    return {**out, "status": "confirmed" if ahead else "not confirmed"}

@@ -23,7 +23,7 @@ CELL = ("width", "rule")
 
 # Readings that run only the rules they change; the other rules' runs are those of the reading
 # named here at the same scale (identical specs but for a field that does not act on them).
-SHARES_RUNS_OF = {"FA's B Xavier, no biases": CHOSEN_READING}
+SHARES_RUNS_OF = {"FA's B Xavier, no biases": "fan-in init"}
 
 
 def reading_protocol(base: NoisyMNISTProtocol, name: str) -> NoisyMNISTProtocol:
@@ -324,10 +324,18 @@ def readings_note(view: str, results="results", profile: str = "paper") -> str:
         lines.append(f"- **{name}** ({noisy_mnist.READING_KIND[name]}; {tag}): {text}.")
     crit = analysis_criteria(res.table)
     choice = decide(crit, agreement(cells, paper_values.table3()), CHOSEN_READING, eligible())
-    verdict = ("The readings chapter's decision keeps it." if choice["adopted"] == CHOSEN_READING
-               else f"The readings chapter's decision prefers **{choice['adopted']}**; this "
-                    "chapter will be re-rendered under it once its runs at the full schedule "
-                    "are stored.")
+    if choice["adopted"] == CHOSEN_READING:
+        verdict = "The readings chapter's decision keeps it."
+    else:
+        from .noisy_mnist_confirm import confirm, confirmation
+        second = confirm(choice, confirmation(results))
+        verdict = (f"On the 2000-epoch ablation the readings chapter's rule prefers "
+                   f"**{choice['adopted']}**; at the full schedule it is "
+                   + {"pending": f"not confirmed yet ({second['stored']} of "
+                                 f"{second['planned']} runs stored), so the book keeps its "
+                                 "reading.",
+                      "not confirmed": "not ahead, so the book keeps its reading.",
+                      "confirmed": "confirmed."}.get(second["status"], "undecided."))
     return (head + verdict + " The added readings, from the readings' runs (widths "
             f"{', '.join(map(str, sorted(set(cells.width))))}, the first "
             f"{PROFILES['paper'].base.epochs} epochs, means over stored repeats):\n\n"
