@@ -123,13 +123,13 @@ fig.tight_layout()
 # caption's "small region" is a matter of the window: the basin is unbounded (every start with
 # $A \to -\infty$ at fixed $W$ has $C \to -\infty$ and lies in it).
 #
-# | item | Supp. Fig. 10 / Note 11 | predicted before computing | ours |
-# |---|---|---|---|
-# | invariant | trajectories are parabolas | $C = 2W - A^2$ | drift {glue:text}`drift:.1e` |
-# | limit from near 0 | upper-right hyperbola | $(1.2599, 0.7937)$ | ({glue:text}`A_good:.4f`, {glue:text}`W_good:.4f`) |
-# | limit from $(-3, 0)$ | "bad" lower-left hyperbola | $(-2.882, -0.347)$ | ({glue:text}`A_bad:.3f`, {glue:text}`W_bad:.3f`) |
-# | unstable piece | dashed black | $-1 < A < 0$ | $-1 < A < 0$ (eigenvalue $-(1/A + A^2) > 0$) |
-# | basin | "small region", shaded | $C < -3$, $A < r_2$ | same, derived above |
+# | item | ours | Supp. Fig. 10 / Note 11 | predicted before computing |
+# | --- | --- | --- | --- |
+# | invariant | drift {glue:text}`drift:.1e` | trajectories are parabolas | $C = 2W - A^2$ |
+# | limit from near 0 | ({glue:text}`A_good:.4f`, {glue:text}`W_good:.4f`) | upper-right hyperbola | $(1.2599, 0.7937)$ |
+# | limit from $(-3, 0)$ | ({glue:text}`A_bad:.3f`, {glue:text}`W_bad:.3f`) | "bad" lower-left hyperbola | $(-2.882, -0.347)$ |
+# | unstable piece | $-1 < A < 0$ (eigenvalue $-(1/A + A^2) > 0$) | dashed black | $-1 < A < 0$ |
+# | basin | same, derived above | "small region", shaded | $C < -3$, $A < r_2$ |
 #
 # **Readings where the text is silent.**
 #

@@ -248,17 +248,17 @@ fig.tight_layout()
 #
 # ## Printed statements beside ours
 #
-# | item | Note 11 | ours |
-# |---|---|---|
-# | invariant | $\dot C = 0$ (eqs. 11-13) | drift {glue:text}`c_drift:.1e` (RK4) |
-# | theorem | $E \to 0$ when $C = 0$, $B^+B = I$ | NSE {glue:text}`nse_end:.1e` at $t = $ {glue:text}`t_end:.0f` |
-# | Lemma 2 | $\dot V \le 0$ | largest relative change {glue:text}`V_rise:.1e` |
-# | alignment | $\operatorname{tr}(BW) > 0$ (Note 12) | $\operatorname{tr}(BW) = \tfrac12\operatorname{tr}(AA^\top)$ to {glue:text}`trace_gap:.1e` |
-# | eq. (10) | $BW + W^\top B^\top = AA^\top - C$ | $= AA^\top + C$ from the definition of $C$ (the note's last paragraph has the $+$) |
-# | end of the proof | $AA^\top = WB + B^\top W^\top$ | $BW + W^\top B^\top$: $WB$ is $n_o \times n_o$, $AA^\top$ is $n_h \times n_h$ |
-# | Lemma 3, step | $\dot s \le 0$ once $s > \lVert BT\rVert^2$ and $s > 2n_h$ | true, but the proof's inequality gives it only for $s \ge 2n_h^2$ |
-# | Lemma 3, eq. (21) | $s \le \lVert BT\rVert^2 + 2n_h$ | holds (for $s(0)$ below it), via $s_\star$; max ratio {glue:text}`s_over_sharp:.2f` of $s_\star$ |
-# | discrete rule | (flow only) | $C_{k+1} - C_k = -\eta^2(BE_k)(BE_k)^\top$ to {glue:text}`euler_gap:.1e` |
+# | item | ours | Note 11 |
+# | --- | --- | --- |
+# | invariant | drift {glue:text}`c_drift:.1e` (RK4) | $\dot C = 0$ (eqs. 11-13) |
+# | theorem | NSE {glue:text}`nse_end:.1e` at $t = $ {glue:text}`t_end:.0f` | $E \to 0$ when $C = 0$, $B^+B = I$ |
+# | Lemma 2 | largest relative change {glue:text}`V_rise:.1e` | $\dot V \le 0$ |
+# | alignment | $\operatorname{tr}(BW) = \tfrac12\operatorname{tr}(AA^\top)$ to {glue:text}`trace_gap:.1e` | $\operatorname{tr}(BW) > 0$ (Note 12) |
+# | eq. (10) | $= AA^\top + C$ from the definition of $C$ (the note's last paragraph has the $+$) | $BW + W^\top B^\top = AA^\top - C$ |
+# | end of the proof | $BW + W^\top B^\top$: $WB$ is $n_o \times n_o$, $AA^\top$ is $n_h \times n_h$ | $AA^\top = WB + B^\top W^\top$ |
+# | Lemma 3, step | true, but the proof's inequality gives it only for $s \ge 2n_h^2$ | $\dot s \le 0$ once $s > \lVert BT\rVert^2$ and $s > 2n_h$ |
+# | Lemma 3, eq. (21) | holds (for $s(0)$ below it), via $s_\star$; max ratio {glue:text}`s_over_sharp:.2f` of $s_\star$ | $s \le \lVert BT\rVert^2 + 2n_h$ |
+# | discrete rule | $C_{k+1} - C_k = -\eta^2(BE_k)(BE_k)^\top$ to {glue:text}`euler_gap:.1e` | (flow only) |
 #
 # The prediction made before computing (a prototype: $\lVert E\rVert$ from 18.1 to $1.5\times10^{-10}$, drift below
 # $10^{-9}$, Euler identity to $10^{-14}$) agrees in kind; its absolute numbers depend on its

@@ -303,8 +303,10 @@ def fill(text: str, values: dict) -> str:
 def comparison_tables(chapter: str, chapters: str | Path | None = None) -> dict[str, tuple]:
     """The printed-versus-ours tables of a chapter source: {row label: (printed, ours)}.
 
-    A comparison table is a markdown table whose last column heads 'ours...' and which has no
-    'why' column (those list our readings of the protocol, not comparisons)."""
+    A comparison table is a markdown table with a column headed 'ours...' and no 'why' column
+    (those list our readings of the protocol, not comparisons); the printed value is the first
+    other column after the row label.  'ours' may come second, so that on a phone it is on the
+    first screen."""
     lines = (Path(chapters or ROOT / "chapters") / f"{chapter}.py").read_text().splitlines()
     rows, i = {}, 0
     split = lambda s: [c.strip() for c in s[2:].strip().strip("|").split("|")]
@@ -316,9 +318,13 @@ def comparison_tables(chapter: str, chapters: str | Path | None = None) -> dict[
             while j < len(lines) and lines[j].startswith("# |"):
                 body.append(split(lines[j]))
                 j += 1
-            if head[-1].lower().startswith("ours") and "why" not in [h.lower() for h in head]:
+            ours = [k for k, h in enumerate(head) if h.lower().startswith("ours")]
+            if ours and "why" not in [h.lower() for h in head]:
+                k = ours[0]
+                other = [c for c in range(1, len(head)) if c != k]
                 for cells in body:
-                    rows[cells[0]] = (cells[1] if len(cells) > 2 else "", cells[-1])
+                    rows[cells[0]] = (cells[other[0]] if other and len(cells) > 2 else "",
+                                      cells[k])
             i = j
         else:
             i += 1
