@@ -240,8 +240,8 @@ if "fa" in one.index:
         text.append("The other variants end at " + ", ".join(others) + ".")
     gap = fa["mean"] - printed["784-1000-10", "fa"]
     text.append(f"FA is {gap:+.2f} points from the printed value; " +
-                ("the readings below test what could close the gap (one repeat each)."
-                 if gap > 0 else "the converged rule reaches it."))
+                ("its scoreboard row above decides over the repeats whether that is above "
+                 "the printed value." if gap > 0 else "the converged rule reaches it."))
 else:
     text.append("No run of the 784-1000-10 network under the rule is stored yet: the table "
                 "above shows the 12-epoch reading only, and the sentences of this section "
