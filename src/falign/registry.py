@@ -932,17 +932,28 @@ def _fig5_error(ctx):
     g = ctx.glue("lillicrap_fig5_receptive_fields")
     if "error_fa" not in g:
         return {"status": PENDING, "reason": "chapter not rendered"}
+    from .families import lillicrap_mnist as lm
     sweep, _, _ = _mnist_runs(ctx)
     sat = saturation_test(sweep.table)
-    ok = g["error_fa"] <= g.get("printed_fa", 0.0)
     cause = ("why, " + ("refuted: " if sat["status"] == DIFFERS else "hypothesis: ")
              + "tanh saturation after FA's large first steps; " + sat["text"])
-    return {"ours": f"{g['error_fa']:.2f}% ({g.get('fa_minus_printed', math.nan):+.2f} points; "
-                    f"runs: {g.get('fig5_source', 'see chapter')})",
-            "device": device_of(sweep) if sweep.stored else "cpu",
-            "status": REPRODUCED if ok else DIFFERS, "test": "ours at or below the printed error "
-            "(the chapter's repeat; Supp. Note 5's rows test the repeats)",
-            "reason": "" if ok else cause}
+    ours = (f"{g['error_fa']:.2f}% ({g.get('fa_minus_printed', math.nan):+.2f} points; "
+            f"runs: {g.get('fig5_source', 'see chapter')})")
+    final = lm.final_rows(sweep.table) if len(sweep.table) else sweep.table
+    values = (final[(final.arch == "784-1000-10") & (final.rule == "fa")].test_error.dropna()
+              if len(final) and g.get("fig5_source") == "plateau rule" else [])
+    if len(values):
+        # The chapter shows the protocol's runs: the same test as Supp. Note 5's row.
+        status, test = above_printed(values, g.get("printed_fa", 0.0))
+    else:
+        # The 12-epoch reading until a repeat of the protocol is complete: one value.
+        status = REPRODUCED if g["error_fa"] <= g.get("printed_fa", 0.0) else DIFFERS
+        test = "ours at or below the printed error (the chapter's repeat)"
+    return {"ours": ours, "device": device_of(sweep) if sweep.stored else "cpu",
+            "status": status, "test": test,
+            "reason": cause if status == DIFFERS else
+            f"{len(values)} repeats; the test cannot separate them from the printed value"
+            if status == UNDECIDED else ""}
 
 
 def _lillicrap_prose_entries():
