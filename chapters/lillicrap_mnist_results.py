@@ -325,7 +325,7 @@ sensitivity, note = lm.sensitivity(main, patient, LABELS)
 display(sensitivity.round(2), Markdown(note))
 old_sensitivity, old_note = lm.sensitivity(first_step, lm.reading_table(
     sweep.store, "patient_plateau_1e-2"), LABELS)
-display(Markdown("The same check from the first rate $10^{-2}$ (the protocol before the "
+display(Markdown("The same check from the first rate 1e-2 (the protocol before the "
                  "first rate was chosen):"), old_sensitivity.round(2), Markdown(old_note))
 
 # %% [markdown]
