@@ -932,16 +932,14 @@ def _fig5_error(ctx):
     g = ctx.glue("lillicrap_fig5_receptive_fields")
     if "error_fa" not in g:
         return {"status": PENDING, "reason": "chapter not rendered"}
-    from .families import lillicrap_mnist as lm
     sweep, _, _ = _mnist_runs(ctx)
     sat = saturation_test(sweep.table)
     cause = ("why, " + ("refuted: " if sat["status"] == DIFFERS else "hypothesis: ")
              + "tanh saturation after FA's large first steps; " + sat["text"])
     ours = (f"{g['error_fa']:.2f}% ({g.get('fa_minus_printed', math.nan):+.2f} points; "
             f"runs: {g.get('fig5_source', 'see chapter')})")
-    final = lm.final_rows(sweep.table) if len(sweep.table) else sweep.table
-    values = (final[(final.arch == "784-1000-10") & (final.rule == "fa")].test_error.dropna()
-              if len(final) and g.get("fig5_source") == "plateau rule" else [])
+    values = (_final_values(sweep.table, "784-1000-10", "fa")
+              if g.get("fig5_source") == "plateau rule" else [])
     if len(values):
         # The chapter shows the protocol's runs: the same test as Supp. Note 5's row.
         status, test = above_printed(values, g.get("printed_fa", 0.0))
@@ -979,6 +977,14 @@ def _lillicrap_prose_entries():
                                 "the printed update diverges at momentum 0.9"),
                "lillicrap.fig8.momentum", glue=(r"printed_9_blowup", r".*_printed_.*")),
     ]
+
+
+def _final_values(table, arch: str, rule: str, column: str = "test_error"):
+    """The final `column` values of the (arch, rule) runs of a lillicrap_mnist table."""
+    from .families import lillicrap_mnist as lm
+    final = lm.final_rows(table) if len(table) else table
+    return (final[(final.arch == arch) & (final.rule == rule)][column].dropna()
+            if len(final) and column in final else [])
 
 
 def _mnist_runs(ctx):
@@ -1073,13 +1079,10 @@ def _lillicrap_mnist_entries():
             c = sweep.cells[(sweep.cells.arch == arch) & (sweep.cells.rule == rule)]
             stored, planned = (int(c.stored.iloc[0]), int(c.planned.iloc[0])) if len(c) else (0, 0)
             column = "test_error" if lm.task_of(arch) == "classify" else "test_sse"
-            final = lm.final_rows(sweep.table) if len(sweep.table) else sweep.table
-            values = (final[(final.arch == arch) & (final.rule == rule)][column].dropna()
-                      if len(final) and column in final else [])
+            values = _final_values(sweep.table, arch, rule, column)
+
             def named(table, label):
-                old = lm.final_rows(table) if len(table) else table
-                old = (old[(old.arch == arch) & (old.rule == rule)][column].dropna()
-                       if len(old) and column in old else [])
+                old = _final_values(table, arch, rule, column)
                 return (f"{label} (not the protocol): {np.mean(old):.2f}"
                         + (f" ± {np.std(old, ddof=1) / math.sqrt(len(old)):.2f}"
                            if len(old) > 1 else "") + f" ({len(old)} runs)") if len(old) else ""
@@ -1261,13 +1264,13 @@ def _lechner_claim_entries():
             tuned, runs = loaded
             runs = runs[(runs.architecture == "fc") & runs.activation.isin(acts)
                         & runs.table.isin([1, 2])]
-            t = lmd.sign_test(runs, better, worse, {})
+            t = lmd.sign_test(runs, better, worse, {}, value)
             base = {"runs": f"{t['pairs']} pairs", "device": device_of(tuned),
                     "test": f"one-sided sign test over pairs (same table, class pair and "
                             f"seeds; selected runs), alpha = {ALPHA}"}
             if not t["pairs"]:
                 return {**base, "status": PENDING, "reason": "no paired runs stored yet"}
-            back = lmd.sign_test(runs, worse, better, {})
+            back = lmd.sign_test(runs, worse, better, {}, value)
             k, n = t["wins"], t["wins"] + back["wins"]           # ties carry no sign
             name = {"bp": "BP", "fa": "FA", "dfa": "DFA", "mdfa": "mDFA"}
             ours = (f"{name[better]} above {name[worse]} in {k} of {n} untied pairs, "

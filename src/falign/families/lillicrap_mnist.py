@@ -1052,6 +1052,7 @@ def sensitivity(main, patient, labels: dict):
                 "sensitivity runs follow the 784-1000-10 grid in the queue).")
     return sensitivity, note
 
+
 def step_selection(store):
     """STEP_RULE from the stored runs: per first rate of STEP_CANDIDATES, the repeat-0 runs of
     the 784-1000-10 net (FA and BP) under the plateau rule, their final training error (what
@@ -1060,20 +1061,19 @@ def step_selection(store):
     import pandas as pd
 
     table = store.table() if store.folder.is_dir() else pd.DataFrame()
+    # Plateau-rule runs store train_error and test_error every epoch (the rule watches the first).
+    last = final_rows(table).set_index("run_key") if len(table) else pd.DataFrame()
     rows = []
     for lr in STEP_CANDIDATES:
         protocol = replace(TEXT_EXAMPLE, nets=(("784-1000-10", ("fa", "bp")),), repeats=1, lr=lr)
         for spec in run_specs(protocol):
-            run = table[table.run_key == spec_key(spec)] if len(table) else table
-            last = run.sort_values("epoch").iloc[-1] if len(run) else None
+            run = last.loc[spec_key(spec)] if spec_key(spec) in last.index else None
             rows.append({"first rate": lr, "rule": spec["rule"],
-                         "final training error (%)": None if last is None else
-                         float(last.train_error if "train_error" in last
-                               else 100 * (1 - last.train_acc)),
-                         "test error (%), not used": None if last is None else
-                         float(last.test_error if "test_error" in last
-                               else 100 * (1 - last.test_acc)),
-                         "epochs": None if last is None else int(last.epoch)})
+                         "final training error (%)": None if run is None else
+                         float(run.train_error),
+                         "test error (%), not used": None if run is None else
+                         float(run.test_error),
+                         "epochs": None if run is None else int(run.epoch)})
     out = pd.DataFrame(rows)
     means = out.groupby("first rate")["final training error (%)"].agg(["mean", "count"])
     complete = (means["count"] == 2).all()
