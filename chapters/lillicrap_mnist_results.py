@@ -335,10 +335,13 @@ display(Markdown("The same check from the first rate 1e-2 (the protocol before t
 # {glue:text}`printed_h1000_fa:.1f`%. These readings asked where the gap could come from, each a
 # change the text leaves open made to that protocol: the initial step (with the loss summed
 # over 100 examples, a step of $10^{-2}$ is a step of 1 on the mean loss), the loss averaged
-# over the minibatch, the scale of $B$, and linear instead of tanh outputs. Each is trained once
-# (repeat 0) under the same rule, beside repeat 0 from $10^{-2}$; the last column is the
-# fraction of hidden activations with $|h| > 0.99$ on 1000 fixed training images after the last
-# epoch. One repeat cannot establish a difference. The initial step's reading led to the rule
+# over the minibatch, the scale of $B$, and linear instead of tanh outputs (from $10^{-2}$, and
+# from the protocol's $10^{-3}$, whose repeat 0 is the reading "initial_step"). Each is trained
+# once (repeat 0) under the same rule, beside repeat 0 from $10^{-2}$; "saturated at the end" is
+# the fraction of hidden activations with $|h| > 0.99$ on 1000 fixed training images after the
+# last epoch, and "outcome" says whether the run ended under the rule or its loss overflowed
+# (a run that diverges is stored with the epoch it diverged in). One repeat cannot establish a
+# difference. The initial step's reading led to the rule
 # that now chooses the first rate on training error (above); its runs are the protocol's repeat
 # 0, and the protocol's five repeats are its test.
 

@@ -231,18 +231,24 @@ def test_quick_is_the_paper_rule_in_the_queue_order_of_the_issue():
 
 
 def test_each_item5_reading_changes_exactly_its_field_on_one_repeat():
-    base = replace(L.TEXT_EXAMPLE, nets=L.ONE_HIDDEN, repeats=1)
-    changed = {"initial_step": {"lr": 1e-3}, "mean_loss": {"loss_reduction": "mean"},
-               "feedback_fan_in": {"feedback_init": "fan_in"},
-               "linear_outputs": {"output_activation": "linear"}}
+    example = replace(L.TEXT_EXAMPLE, nets=L.ONE_HIDDEN, repeats=1)
+    protocol = replace(L.PAPER, nets=L.ONE_HIDDEN, repeats=1)
+    # (the protocol it changes, what it changes)
+    changed = {"initial_step": (example, {"lr": 1e-3}),
+               "mean_loss": (example, {"loss_reduction": "mean"}),
+               "feedback_fan_in": (example, {"feedback_init": "fan_in"}),
+               "linear_outputs": (example, {"output_activation": "linear"}),
+               "linear_outputs_1e-3": (protocol, {"output_activation": "linear"})}
+    assert set(changed) == set(L.ITEM5_READINGS)
     for name in L.ITEM5_READINGS:
         reading = L.READINGS[name]
         assert reading.repeats == 1
+        base, expected = changed[name]
         diff = {k: getattr(reading, k) for k in reading.__dataclass_fields__
                 if k != "nets" and getattr(reading, k) != getattr(base, k)}
-        assert diff == changed[name], name
+        assert diff == expected, name
     readings = L.run_specs(L.PROFILES["readings"])
-    assert len(readings) == len({spec_key(s) for s in readings}) == 7
+    assert len(readings) == len({spec_key(s) for s in readings}) == 9
     # the step reading's runs are the protocol's repeat 0 since the step was chosen; no other
     # reading shares a run with the protocol
     shared = {spec_key(s) for s in readings} & {spec_key(s) for s in L.run_specs(L.PAPER)}
@@ -276,6 +282,22 @@ def test_saturated_fraction_counts_tanh_units_beyond_0_99_and_not_the_outputs():
     with torch.no_grad():
         model[0].weight.zero_(), model[0].bias.zero_()
     assert L.saturated_fractions(model, x)["saturated_1"] == 0.0
+
+
+@needs_mnist
+def test_a_diverging_run_is_stored_as_a_result_with_the_epoch_it_diverged_in():
+    """Linear outputs under a step far too large: the summed loss overflows within a few
+    epochs; the run returns the epochs measured before it and the epoch it diverged in,
+    instead of stopping the queue."""
+    spec = {**smoke_spec("bp"), "output_activation": "linear", "lr": 1e6}
+    result = L.train_one(spec, RunContext())
+    table = result.measurements
+    d = int(table.diverged_epoch.iloc[0])
+    assert 1 <= d < spec["epochs"] and (table.diverged_epoch == d).all()
+    assert table.epoch.tolist() == list(range(d))     # every epoch before it, measured
+    assert result.record["schedule"] == {"epochs_used": d - 1, "stopped_by": "divergence",
+                                         "diverged_epoch": d}
+    assert list(result.record["receptive_fields"]["data"]) == ["0"]
 
 
 @needs_mnist

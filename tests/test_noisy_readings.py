@@ -231,7 +231,7 @@ def test_conditioning_shows_the_signfa_scale_reading_fragile_at_width_15():
 
 def test_confirmation_needs_every_run_and_a_strict_lead_at_the_full_schedule():
     import pandas as pd
-    cand, book = "FA's B Xavier, no biases", noisy_mnist.CHOSEN_READING
+    cand, book = "FA's B Xavier, no biases", noisy_mnist_confirm.ADDED_TO
 
     def results(stored, within, held):
         cells = pd.DataFrame({"reading": [book, cand], "stored": [6, stored], "planned": [6, 6]})
@@ -248,23 +248,31 @@ def test_confirmation_needs_every_run_and_a_strict_lead_at_the_full_schedule():
         "not confirmed"                                         # fewer observations held
     assert noisy_mnist_confirm.confirm({"adopted": book}, results(6, [3, 9], [3, 3]))[
         "status"] == "no candidate"
+    # the book shows the candidate only once it is confirmed, the incumbent otherwise
+    shown = [noisy_mnist_confirm.book_reading(noisy_mnist_confirm.confirm(
+        choice, results(stored, within, [3, 3])))
+        for choice, stored, within in ((ahead, 5, [3, 9]), (ahead, 6, [3, 9]),
+                                       (ahead, 6, [3, 3]), ({"adopted": book}, 6, [3, 9]))]
+    assert shown == [book, cand, book, book]
 
 
 @pytest.mark.skipif(not (RESULTS / "noisy_mnist_paper").exists(), reason="no stored runs")
 def test_the_book_shows_the_reading_its_stored_runs_confirm():
-    """Once the full-schedule runs confirm a candidate, the book's reading must be it (a stale
-    CHOSEN_READING would contradict the readings chapter's own decision)."""
+    """The book's reading is what the two-stage rule gives on the stored runs: the candidate
+    once confirmed at the full schedule, the incumbent otherwise (a stale CHOSEN_READING would
+    contradict the readings chapter's own decision)."""
     from falign import analysis, paper_values
     res = noisy_mnist.readings_results("paper", RESULTS)
     cells = noisy_mnist_readings.reading_cells(res.table, res.planned)
     choice = noisy_mnist_readings.decide(
         analysis.reading_criteria(res.table),
-        noisy_mnist_readings.agreement(cells, paper_values.table3()), res.chosen,
-        noisy_mnist_readings.eligible())
+        noisy_mnist_readings.agreement(cells, paper_values.table3()),
+        noisy_mnist_confirm.ADDED_TO, noisy_mnist_readings.eligible())
     second = noisy_mnist_confirm.confirm(choice, noisy_mnist_confirm.confirmation(RESULTS))
-    assert second["status"] != "confirmed", (
-        f"{second['candidate']} is confirmed: set noisy_mnist.CHOSEN_READING to it and "
-        "re-render Figures 2-4 and Table 3")
+    shown = noisy_mnist_confirm.book_reading(second)
+    assert noisy_mnist.CHOSEN_READING == shown, (
+        f"the stored runs give {shown} ({second['status']}): set noisy_mnist.CHOSEN_READING "
+        "to it and re-render Figures 2-4, Table 3 and the readings chapter")
 
 
 def test_fa_feedback_field_is_inert_in_other_rules_keys():

@@ -24,7 +24,14 @@ from .measurements import (alignment_cosine_from, deviation_from_one, feedback_o
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite."""
+    """A loss became NaN or infinite.  `epoch` is the epoch it happened in (1-based) and `rows`
+    the measurements of the epochs completed before it (empty where the caller did not
+    measure), so that a caller can store the divergence as a result."""
+
+    def __init__(self, message: str, epoch: int | None = None, rows: list | None = None):
+        super().__init__(message)
+        self.epoch = epoch
+        self.rows = list(rows or [])
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ def _check_finite(loss: torch.Tensor, epoch: int, what: str, lr: float) -> None:
         raise TrainingDiverged(
             f"{what} diverged at epoch {epoch}: the training loss became "
             f"{loss.flatten().tolist()[:4]} (learning rate {lr:g}); lower the learning rate "
-            "or check the input scaling")
+            "or check the input scaling", epoch=epoch)
 
 
 # A loss maps (network output, targets, reduction "mean" | "sum" over the batch) to a scalar
@@ -323,7 +330,11 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
                 logits = model(prepare(x[idx], True, aug_gen))
                 target = y[idx]
                 loss = loss_fn(logits, target, config.loss_reduction)
-                _check_finite(loss.detach(), epoch + 1, name, lr)
+                try:
+                    _check_finite(loss.detach(), epoch + 1, name, lr)
+                except TrainingDiverged as err:
+                    err.rows = list(rows)       # what was measured before it diverged
+                    raise
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

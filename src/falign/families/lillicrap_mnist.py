@@ -34,7 +34,7 @@ from ..models import init_uniform_
 from ..rules import layer_seed
 from ..store import spec_key, without_added_defaults
 from ..sweep import RunContext, RunResult
-from ..training import PlateauRule, TrainConfig, train
+from ..training import PlateauRule, TrainConfig, TrainingDiverged, train
 
 NAME = "lillicrap_mnist"
 GRID = ("nets", "repeats")          # protocol fields that span runs
@@ -167,11 +167,16 @@ READINGS = {
     # B at the forward weights' scale U[+-1/sqrt(fan_in)] instead of unit gain (FA only),
     "feedback_fan_in": replace(TEXT_EXAMPLE, nets=(("784-1000-10", ("fa",)),), repeats=1,
                                feedback_init="fan_in"),
-    # linear output units instead of tanh.
+    # linear output units instead of tanh (at 1e-2 the summed loss of linear outputs can
+    # overflow in the first epoch; such a run is stored as diverged) ...
     "linear_outputs": replace(TEXT_EXAMPLE, nets=(("784-1000-10", ("fa", "bp")),), repeats=1,
                               output_activation="linear"),
+    # ... and linear outputs at the protocol's first rate 1e-3 (beside its repeat 0).
+    "linear_outputs_1e-3": replace(PAPER, nets=(("784-1000-10", ("fa", "bp")),), repeats=1,
+                                   output_activation="linear"),
 }
-ITEM5_READINGS = ("initial_step", "mean_loss", "feedback_fan_in", "linear_outputs")
+ITEM5_READINGS = ("initial_step", "mean_loss", "feedback_fan_in", "linear_outputs",
+                  "linear_outputs_1e-3")
 
 # One training epoch of every network on the machine that trains the queue, one core of an
 # Intel Xeon (AVX-512) while its other core trained: 60 of the 600 minibatches after 5 warm-up
@@ -500,12 +505,19 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
     units = rf_units(spec)
     before = receptive_fields(model, units)
     sample = train_data[0][:SATURATION_IMAGES].to(ctx.device)
-    table = train(model, train_data, test_data, train_config(spec, ctx.device, ctx.progress),
-                  measure=lambda m, _ref: {**layer_measurements(m),
-                                           **saturated_fractions(m, sample)},
-                  loss_fn=squared_error(spec["target"]),
-                  name=f"{spec['arch']} {spec['rule']} repeat {spec['repeat']}",
-                  checkpoint=ctx.checkpoint(spec), deadline=ctx.deadline)
+    try:
+        table = train(model, train_data, test_data,
+                      train_config(spec, ctx.device, ctx.progress),
+                      measure=lambda m, _ref: {**layer_measurements(m),
+                                               **saturated_fractions(m, sample)},
+                      loss_fn=squared_error(spec["target"]),
+                      name=f"{spec['arch']} {spec['rule']} repeat {spec['repeat']}",
+                      checkpoint=ctx.checkpoint(spec), deadline=ctx.deadline)
+    except TrainingDiverged as err:
+        # A reading whose loss overflows is a result (e.g. linear outputs at the text's rate):
+        # stored with the epochs measured before it and the epoch it diverged in, so that the
+        # queue goes on and the chapter can say so.
+        return diverged_result(spec, err, task, units, before)
     table = add_errors(table, task)
     # The rate of each epoch under a name of its own: the store's tables put the spec's fields
     # beside the measurements, and the spec's lr (the first rate) would hide the column lr.
@@ -525,6 +537,25 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
               "resumed": int(table.attrs.get("resumed", 0)),
               "schedule": {"epochs_used": last, "stopped_by": stopped}}
     return RunResult(table, record, table.attrs.get("wall_time_s"))
+
+
+def diverged_result(spec: dict, err: TrainingDiverged, task: str, units, before) -> RunResult:
+    """The stored form of a run whose training loss overflowed: the measured epochs before it
+    (epoch 0 at least) with a column diverged_epoch (the 1-based epoch the loss overflowed in),
+    the receptive fields at epoch 0 only, and the schedule 'stopped by divergence'."""
+    import pandas as pd
+
+    if not err.rows:
+        raise err                     # nothing measured (a resumed run): nothing to store
+    table = add_errors(pd.DataFrame(err.rows), task)
+    table = table.assign(rate=table.lr, diverged_epoch=int(err.epoch))
+    record = {"receptive_fields": {"units": units, "shape": list(before.shape), "dtype": "float16",
+                                   "data": {"0": encode_array(before)}},
+              "data": {"task": task},
+              "resumed": 0,
+              "schedule": {"epochs_used": int(table.epoch.max()), "stopped_by": "divergence",
+                           "diverged_epoch": int(err.epoch)}}
+    return RunResult(table, record, None)
 
 
 def add_errors(table, task: str):
@@ -942,8 +973,10 @@ READING_NOTES = {
                   "'standard mean squared error': departs from none"),
     "feedback_fan_in": ("B ~ U[+-1/sqrt(fan_in)] (FA only)",
                         "B 'scaled ... by trial and error': departs from none"),
-    "linear_outputs": ("linear output units", "departs from 'tanh units' if that covers the "
-                                              "outputs"),
+    "linear_outputs": ("linear output units, lr 1e-2", "departs from 'tanh units' if that "
+                                                       "covers the outputs"),
+    "linear_outputs_1e-3": ("linear output units, lr 1e-3 (the protocol's rate)",
+                            "departs from 'tanh units' if that covers the outputs"),
 }
 
 
@@ -1100,12 +1133,18 @@ def reading_rows(store, base_table, base_label: str = "first rate 1e-2, repeat 0
             if name in READINGS and rule not in dict(READINGS[name].nets)["784-1000-10"]:
                 continue
             stored = len(run) > 0
+            diverged = (stored and "diverged_epoch" in run
+                        and not pd.isna(run.diverged_epoch.iloc[0]))
+            ended = stored and not diverged
             rows.append({"reading": name, "what changes": READING_NOTES.get(name, ("-",))[0],
                          "rule": rule,
-                         "test error (%)": float(run.test_error.iloc[0]) if stored else None,
-                         "epochs": int(run.epoch.iloc[0]) if stored else None,
-                         "saturated at the end": (float(run.saturated_1.iloc[0]) if stored
-                                                  and "saturated_1" in run else None)})
+                         "test error (%)": float(run.test_error.iloc[0]) if ended else None,
+                         "epochs": int(run.epoch.iloc[0]) if ended else None,
+                         "saturated at the end": (float(run.saturated_1.iloc[0]) if ended
+                                                  and "saturated_1" in run else None),
+                         "outcome": ("pending" if not stored else
+                                     f"diverged in epoch {int(run.diverged_epoch.iloc[0])}"
+                                     if diverged else "ended")})
     return pd.DataFrame(rows)
 
 

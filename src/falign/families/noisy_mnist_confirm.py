@@ -113,14 +113,16 @@ def confirmation(results="results", profile: str = "paper") -> ConfirmationResul
     return ConfirmationResults(cells, agreement(cells, paper_values.table3()), criteria, names)
 
 
-def confirm(choice: dict, confirmed: ConfirmationResults) -> dict:
+def confirm(choice: dict, confirmed: ConfirmationResults, current: str = ADDED_TO) -> dict:
     """The decision's second stage: a reading chosen on the 2000-epoch ablation
-    (noisy_mnist_readings.decide) replaces the book's only if, at the full schedule on the
-    paper's grid with every planned run stored, it holds at least as many of the four
-    observations and strictly more Table 3 cells within 2x of the paper's.  Returns
-    {'candidate', 'status': 'no candidate' | 'pending' | 'confirmed' | 'not confirmed',
-    'current': (held, within), 'candidate_score': (held, within) or None, 'stored', 'planned'}."""
-    current = noisy_mnist.CHOSEN_READING
+    (noisy_mnist_readings.decide, with `current` the incumbent) replaces the incumbent only
+    if, at the full schedule on the paper's grid with every planned run stored, it holds at
+    least as many of the four observations and strictly more Table 3 cells within 2x of the
+    paper's.  The incumbent is the reading the candidates were added to (ADDED_TO), whichever
+    reading the book shows, so the decision does not depend on its own outcome.  Returns
+    {'candidate', 'incumbent', 'status': 'no candidate' | 'pending' | 'confirmed' |
+    'not confirmed', 'current': (held, within), 'candidate_score': (held, within) or None,
+    'stored', 'planned'}."""
     candidate = choice.get("adopted")
 
     def score(name):
@@ -128,8 +130,8 @@ def confirm(choice: dict, confirmed: ConfirmationResults) -> dict:
         within = confirmed.agree["cells within 2x"].get(name, 0)
         return (None if held != held else int(held)), int(within)
 
-    out = {"candidate": candidate, "current": score(current), "candidate_score": None,
-           "stored": 0, "planned": 0}
+    out = {"candidate": candidate, "incumbent": current, "current": score(current),
+           "candidate_score": None, "stored": 0, "planned": 0}
     if candidate in (None, current):
         return {**out, "status": "no candidate"}
     c = confirmed.cells[confirmed.cells.reading == candidate]
@@ -140,3 +142,9 @@ def confirm(choice: dict, confirmed: ConfirmationResults) -> dict:
     (held, within), (cur_held, cur_within) = out["candidate_score"], out["current"]
     ahead = held is not None and cur_held is not None and held >= cur_held and within > cur_within
     return {**out, "status": "confirmed" if ahead else "not confirmed"}
+
+
+def book_reading(second: dict) -> str:
+    """The reading the book's protocol must use (noisy_mnist.CHOSEN_READING) given the second
+    stage's outcome: the candidate once confirmed, the incumbent otherwise (pending included)."""
+    return second["candidate"] if second["status"] == "confirmed" else second["incumbent"]
