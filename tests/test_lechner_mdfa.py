@@ -15,7 +15,7 @@ from falign.data import class_subset
 from falign.families import lechner_mdfa as L
 from falign.families.image_classification import subset_images
 from falign.store import ResultStore
-from falign.sweep import run_sweep
+from falign.sweep import RunContext, run_sweep
 from test_data import make_fake_tiny_imagenet
 
 WNIDS = [f"n{i:08d}" for i in range(6)]
@@ -345,6 +345,24 @@ def test_a_run_reports_its_best_validation_epoch_and_highest_training_accuracy()
     assert L.pick_lr({0.01: 90.0, 0.1: 82.5}) == 0.01
     with pytest.raises(ValueError, match="no tuning run"):
         L.pick_lr({})
+    # a run that diverged in its first epoch reports nothing and cannot be chosen
+    first = L.run_selection(m[m.epoch == 0].assign(diverged_epoch=1))
+    assert first["epochs"] == 0 and first["validation"] != first["validation"]
+    assert L.pick_lr({0.01: 80.0, 0.1: first["validation"]}) == 0.01
+    with pytest.raises(ValueError, match="no tuning run"):
+        L.pick_lr({0.1: float("nan")})
+
+
+def test_a_diverging_tuning_run_is_stored_with_its_epochs_before_the_overflow(fake_root,
+                                                                              tmp_path):
+    protocol = replace(SMOKE, tables=(1,), rules=("bp",), train_per_class=2, test_per_class=1,
+                       validation_per_class=1, epochs=6, min_epochs=6, patience=2)
+    spec = {**next(s for s in L.run_specs(protocol)), "lr": float("inf")}   # overflows at once
+    result = L.train_one(spec, RunContext(data_root=fake_root, progress=False))
+    table = result.measurements
+    d = int(table.diverged_epoch.iloc[0])
+    assert table.epoch.tolist() == list(range(d)) and result.record["diverged_epoch"] == d
+    assert L.run_selection(table)["epochs"] == d - 1
 
 
 def _fake_run(store, spec, val_acc, epochs=3):

@@ -136,6 +136,15 @@ def deterministic_mode(enabled: bool) -> Iterator[None]:
         torch.use_deterministic_algorithms(before)
 
 
+def diverged_measurements(err: TrainingDiverged) -> pd.DataFrame:
+    """The stored form of a run whose loss overflowed: the epochs measured before it, each
+    row marked with diverged_epoch (the 1-based epoch it overflowed in).  Re-raises `err`
+    where nothing was measured, since there is then nothing to store."""
+    if not err.rows or err.epoch is None:
+        raise err
+    return pd.DataFrame(err.rows).assign(diverged_epoch=int(err.epoch))
+
+
 def _check_finite(loss: torch.Tensor, epoch: int, what: str, lr: float) -> None:
     if not torch.isfinite(loss).all():
         raise TrainingDiverged(

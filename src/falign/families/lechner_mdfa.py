@@ -39,7 +39,7 @@ from ..layers import after_optimizer_step, convert, feedback_layers
 from ..models import ACTIVATIONS
 from ..store import spec_key, without_added_defaults
 from ..sweep import RunContext, RunResult
-from ..training import TrainConfig, train
+from ..training import TrainConfig, TrainingDiverged, diverged_measurements, train
 from .image_classification import RESOLUTION, ImageTransform, subset_images
 
 NAME = "lechner_mdfa"
@@ -361,6 +361,8 @@ def run_selection(measurements: pd.DataFrame) -> dict:
     with the highest validation accuracy) with the validation and test accuracy there; without
     one, the last epoch.  Accuracies in %."""
     trained = measurements[measurements.epoch >= 1]
+    if not len(trained):              # diverged in its first epoch: nothing to report
+        return {"train": np.nan, "epochs": 0, "epoch": 0, "validation": np.nan, "test": np.nan}
     out = {"train": 100.0 * float(trained.train_acc.max()), "epochs": int(trained.epoch.max())}
     if "val_acc" in trained and trained.val_acc.notna().all():
         row = trained.loc[trained.val_acc.idxmax()]
@@ -387,9 +389,11 @@ def _stored_selection(store, spec: dict) -> dict | None:
 
 
 def pick_lr(best_validation: dict[float, float]) -> float:
-    """The rate with the highest validation accuracy; ties go to the smaller rate."""
+    """The rate with the highest validation accuracy; ties go to the smaller rate.  A rate
+    without a validation accuracy (its run diverged in the first epoch) cannot be chosen."""
+    best_validation = {lr: v for lr, v in best_validation.items() if v == v}
     if not best_validation:
-        raise ValueError("no tuning run to choose a rate from")
+        raise ValueError("no tuning run with a validation accuracy to choose a rate from")
     return min(best_validation, key=lambda lr: (-best_validation[lr], lr))
 
 
@@ -682,17 +686,24 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
         if patience:
             def stop(rows):
                 return plateaued([r["val_acc"] for r in rows], min_epochs, patience)
-    table = train(build_model(spec), (to_device(x), torch.from_numpy(y)),
-                  (to_device(images.test_images), torch.from_numpy(images.test_labels)),
-                  train_config(spec, ctx.device, ctx.progress), measure=measure_fn,
-                  transform=transform, checkpoint=ctx.checkpoint(spec), deadline=ctx.deadline,
-                  stop=stop,
-                  name=f"T{spec['table']} {spec['architecture']} {spec['activation']} "
-                       f"{spec['rule']} n={spec['n_classes']} sample {spec['sample']} "
-                       f"lr {spec['lr']:g}")
+    try:
+        table = train(build_model(spec), (to_device(x), torch.from_numpy(y)),
+                      (to_device(images.test_images), torch.from_numpy(images.test_labels)),
+                      train_config(spec, ctx.device, ctx.progress), measure=measure_fn,
+                      transform=transform, checkpoint=ctx.checkpoint(spec),
+                      deadline=ctx.deadline, stop=stop,
+                      name=f"T{spec['table']} {spec['architecture']} {spec['activation']} "
+                           f"{spec['rule']} n={spec['n_classes']} sample {spec['sample']} "
+                           f"lr {spec['lr']:g}")
+    except TrainingDiverged as err:
+        # A tuning rate too large for its cell is a result the selection must see (its best
+        # validation accuracy before the overflow), not a reason to stop the queue.
+        table = diverged_measurements(err)
     record = {"data": {"dataset": images.dataset, "classes": [str(c) for c in images.classes],
                        "n_train": int(len(y)), "n_test": int(len(images.test_labels))},
               "resumed": int(table.attrs.get("resumed", 0))}
+    if "diverged_epoch" in table:
+        record["diverged_epoch"] = int(table.diverged_epoch.iloc[0])
     if held:
         record["data"].update(n_validation=int(len(yv)), validation=(
             f"the last {held} training images of each class (file order)"))

@@ -34,7 +34,8 @@ from ..models import init_uniform_
 from ..rules import layer_seed
 from ..store import spec_key, without_added_defaults
 from ..sweep import RunContext, RunResult
-from ..training import PlateauRule, TrainConfig, TrainingDiverged, train
+from ..training import (PlateauRule, TrainConfig, TrainingDiverged,
+                        diverged_measurements, train)
 
 NAME = "lillicrap_mnist"
 GRID = ("nets", "repeats")          # protocol fields that span runs
@@ -543,12 +544,8 @@ def diverged_result(spec: dict, err: TrainingDiverged, task: str, units, before)
     """The stored form of a run whose training loss overflowed: the measured epochs before it
     (epoch 0 at least) with a column diverged_epoch (the 1-based epoch the loss overflowed in),
     the receptive fields at epoch 0 only, and the schedule 'stopped by divergence'."""
-    import pandas as pd
-
-    if not err.rows:
-        raise err                     # nothing measured (a resumed run): nothing to store
-    table = add_errors(pd.DataFrame(err.rows), task)
-    table = table.assign(rate=table.lr, diverged_epoch=int(err.epoch))
+    table = add_errors(diverged_measurements(err), task)
+    table = table.assign(rate=table.lr)
     record = {"receptive_fields": {"units": units, "shape": list(before.shape), "dtype": "float16",
                                    "data": {"0": encode_array(before)}},
               "data": {"task": task},
