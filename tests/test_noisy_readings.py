@@ -278,8 +278,9 @@ def test_the_book_shows_the_reading_its_stored_runs_confirm():
 def test_fa_feedback_field_is_inert_in_other_rules_keys():
     """Redrawing FA's B at Xavier scale changes FA's runs only: a bias-free GD, adaFA or
     sign-FA run has the key of the book's run, and so trains once."""
-    xavier = replace(PAPER, feedback_init="xavier", widths=(15,), repeats=1)
-    book = replace(PAPER, widths=(15,), repeats=1)
+    fan_in = noisy_mnist.NoisyMNISTProtocol(**noisy_mnist.READINGS["fan-in init"])
+    xavier = replace(fan_in, feedback_init="xavier", widths=(15,), repeats=1)
+    book = replace(fan_in, widths=(15,), repeats=1)
     keys = {s["rule"]: spec_key(s) for s in xavier.run_specs()}
     same = {s["rule"]: spec_key(s) for s in book.run_specs()}
     assert keys["fa"] != same["fa"]
@@ -287,3 +288,17 @@ def test_fa_feedback_field_is_inert_in_other_rules_keys():
     # the biased biotorch-layers reading keeps the keys its runs were stored with
     biased = replace(xavier, bias=True, bias_init="one")
     assert all(s["feedback_init"] == "xavier" for s in biased.run_specs())
+
+
+def test_the_book_reading_re_uses_the_confirmation_runs_and_changes_fa_keys_only():
+    """The book's protocol under its reading trains nothing new: its FA runs are the
+    confirmation's, and every other rule's run has fan-in init's key."""
+    fan_in = replace(noisy_mnist.NoisyMNISTProtocol(), **noisy_mnist.READINGS["fan-in init"])
+    book = {(s["width"], s["rule"], s["repeat"]): spec_key(s) for s in PAPER.run_specs()}
+    before = {(s["width"], s["rule"], s["repeat"]): spec_key(s) for s in fan_in.run_specs()}
+    confirmation = {spec_key(s) for s in
+                    noisy_mnist_confirm.run_specs(noisy_mnist_confirm.PROFILES["paper"])}
+    assert len(book) == 240 and set(book.values()) <= confirmation | set(before.values())
+    changed = {k for k in book if book[k] != before[k]}
+    assert changed == ({k for k in book if k[1] == "fa"}
+                       if PAPER.feedback_init != fan_in.feedback_init else set())
