@@ -312,8 +312,10 @@ glue("summed_family_planned", int(family_sum.planned.sum()))
 # between them:
 
 # %%
-display(Markdown(f"The book's reading is **{readings.chosen}**. "
-                 + confirmation_text(second)))
+shown_by_rule = noisy_mnist_confirm.book_reading(second)
+display(Markdown(f"The book's reading is **{readings.chosen}**"
+                 + (", the one the two-stage rule above gives." if readings.chosen == shown_by_rule
+                    else f", but the rule above gives **{shown_by_rule}**: the book is stale.")))
 
 # %% [markdown]
 # Why the rest of the protocol is as it is:
