@@ -221,7 +221,7 @@ display(analysis.rounded(analysis.compare_width_trend(ours[analysis.TABLE3_READI
 # its share of small potentials). FA's independent random $B_2$ gives
 # $\mathbb E\,P_j(0) \approx -1/6$ at every width, far from zero, but the spread of
 # $\langle W_2[j,:], B_2[j,:]\rangle$ around it grows with the scale of $B$: with the book's
-# Xavier-scale $B$, {glue:text}`share_fa_15:.1%` of FA's neurons at width 15 start below 0.02,
+# Xavier-scale $B$, {glue:text}`share_fa_15:.1%` of FA's neurons at width 15 start below $0.02$,
 # against {glue:text}`share_fa_15_fan_in:.1%` with $B$ at the forward weights' fan-in scale
 # (the readings chapter compares the two readings' deviations). Even so, the paper's
 # FA-family values at small widths are not explained this way: FA's denominator is far from
@@ -250,8 +250,9 @@ glue("share_signfa_30", small_share(sampled, 30, "signfa"))
 glue("share_fa_15", small_share(sampled, 15, "fa"))
 glue("share_fa_15_fan_in", small_share(replace(sampled, feedback_init="fan_in"), 15, "fa"))
 spread = ours[analysis.TABLE3_READING].set_index(["rule", "width"])
-for w in (30, 45):
-    glue(f"rel_se_signfa_{w}", spread.at[("signfa", w), "se"] / spread.at[("signfa", w), "mean"])
+for w in (30, 45):                      # NaN where the profile has no such width (smoke)
+    glue(f"rel_se_signfa_{w}", spread.at[("signfa", w), "se"] / spread.at[("signfa", w), "mean"]
+         if ("signfa", w) in spread.index else float("nan"))
 analysis.expected_initial_potential_table(sweep.protocol.widths)
 
 # %% [markdown]
@@ -263,8 +264,10 @@ analysis.expected_initial_potential_table(sweep.protocol.widths)
 runs = analysis.run_deviations(sweep.table, analysis.TABLE3_READING).merge(
     noisy_mnist.initial_conditioning(sweep.protocol), on=["run_key", "width", "rule", "repeat"])
 fig = plots.deviation_vs_conditioning(runs)
+# 2 significant digits: a potential near zero is a difference of float32 weights' terms, and
+# its third digit moves with the CPU's kernels
 analysis.rounded(runs.nsmallest(4, "min_abs_p0")[["rule", "width", "repeat", "min_abs_p0",
-                                                   "deviation"]].reset_index(drop=True))
+                                                   "deviation"]].reset_index(drop=True), 2)
 
 # %%
 # The run with the smallest initial |P_j(0)| and its width's other repeats, glued below.
@@ -276,7 +279,7 @@ cell = (ours[analysis.TABLE3_READING].set_index(["rule", "width"])
 glue("worst_rule", {"fa": "FA", "adafa": "adaFA", "signfa": "sign-FA", "bp": "GD"}[worst["rule"]])
 glue("worst_width", worst["width"])
 glue("worst_repeat", worst["repeat"])
-glue("worst_min_abs_p0", worst["min_abs_p0"])
+glue("worst_min_abs_p0", float(f"{worst['min_abs_p0']:.1e}"))    # the digits the prose shows
 glue("worst_deviation", worst["deviation"])
 glue("worst_deviation_sum", worst["deviation"] * worst["width"])
 glue("worst_others_smallest", others.min())

@@ -102,6 +102,8 @@ def test_the_alternate_kernel_paths_are_named_as_their_libraries_spell_them():
     chapters = portability.render_time_chapters()
     assert "lillicrap_fig8_momentum" in chapters and "theory_conservation" in chapters
     assert "lechner_tables3_4_cifar_classes" not in chapters   # reads the store only
+    # rebuilding initial networks from their seeds is a computation too
+    assert "table3_deviations" in chapters and "readings_ablation" in chapters
 
 
 def test_every_background_queue_token_names_a_family_and_profile():

@@ -30,7 +30,9 @@ ALTERNATE_KERNEL_PATHS = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATI
 # runs (float64 pandas over stored values) are left to the first pass: their digits come from
 # the store.
 _COMPUTE_MARKERS = ("live_provenance_card(", "synthetic_tasks", "theory.", "import theory",
-                    "linear_dynamics", "monotone", "build_model(", "angle_curve(")
+                    "linear_dynamics", "monotone", "build_model(", "angle_curve(",
+                    # initial networks rebuilt from their seeds (P_j(0) at render time)
+                    "conditioning(", "initial_potentials(")
 
 
 def render_time_chapters() -> list[str]:
