@@ -145,12 +145,15 @@ def diverged_measurements(err: TrainingDiverged) -> pd.DataFrame:
     return pd.DataFrame(err.rows).assign(diverged_epoch=int(err.epoch))
 
 
-def _check_finite(loss: torch.Tensor, epoch: int, what: str, lr: float) -> None:
+def _check_finite(loss: torch.Tensor, epoch: int, what: str, lr: float,
+                  rows: list | None = None) -> None:
+    """Raise TrainingDiverged if `loss` is not finite, carrying the epoch and the rows
+    measured so far."""
     if not torch.isfinite(loss).all():
         raise TrainingDiverged(
             f"{what} diverged at epoch {epoch}: the training loss became "
             f"{loss.flatten().tolist()[:4]} (learning rate {lr:g}); lower the learning rate "
-            "or check the input scaling", epoch=epoch)
+            "or check the input scaling", epoch=epoch, rows=rows)
 
 
 # A loss maps (network output, targets, reduction "mean" | "sum" over the batch) to a scalar
@@ -339,11 +342,7 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
                 logits = model(prepare(x[idx], True, aug_gen))
                 target = y[idx]
                 loss = loss_fn(logits, target, config.loss_reduction)
-                try:
-                    _check_finite(loss.detach(), epoch + 1, name, lr)
-                except TrainingDiverged as err:
-                    err.rows = list(rows)       # what was measured before it diverged
-                    raise
+                _check_finite(loss.detach(), epoch + 1, name, lr, rows)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
