@@ -410,3 +410,77 @@ def test_figure5_runs_take_the_converged_runs_once_a_repeat_is_complete(smoke_st
         record, table = smoke_store.load(smoke_spec(rule))
         assert last[rule] == int(table.epoch.max())
         assert np.array_equal(fig["fields"][rule], L.stored_receptive_fields(record)[last[rule]])
+
+
+@needs_mnist
+def test_a_run_that_stalls_restarts_from_its_initialisation_at_a_tenth_of_the_rate():
+    """At a first rate of 0.1 the smoke net's tanh units saturate in epoch 1 and its training
+    error rises above its initial value: the rule restarts it at 0.01, where it learns; the
+    record lists the stalled attempt, and the measurements are the restart's."""
+    spec = {**smoke_spec("fa"), "lr": 0.1}
+    assert L.first_rates(spec) == [0.1, 0.01, 0.001]
+    result = L.train_one(spec, RunContext(progress=False))
+    schedule = result.record["schedule"]
+    assert schedule["first_rate"] == 0.01 and schedule["stopped_by"] == "plateau rule"
+    [stalled] = schedule["stalled_attempts"]
+    assert stalled["lr"] == 0.1 and stalled["epochs"] == spec["plateau_patience"]
+    assert stalled["train_error_last"] >= stalled["train_error_initial"]
+    table = result.measurements
+    assert table.rate.iloc[0] == 0.01 and table.train_error.min() < stalled["train_error_initial"]
+
+
+@needs_mnist
+def test_a_run_that_stalls_at_every_allowed_rate_is_stored_as_not_started():
+    spec = {**smoke_spec("bp"), "lr": 1e3}
+    result = L.train_one(spec, RunContext(progress=False))
+    schedule = result.record["schedule"]
+    assert schedule["stopped_by"] == "did not start learning"
+    assert [a["lr"] for a in schedule["stalled_attempts"]] == [1e3, 1e2, 1e1]
+    assert all(a["saturated_last_hidden"] > 0.9 for a in schedule["stalled_attempts"])
+    assert list(result.record["receptive_fields"]["data"]) == ["0"]
+    assert L.first_rates({**spec, "schedule": "milestones"}) == [1e3]     # no stall rule there
+
+
+def test_every_stored_plateau_run_started_learning_at_its_first_rate():
+    """stalled_restarts joined the protocol after runs were stored, with the value in ADDED:
+    that is honest only if none of those runs stalled, i.e. each one's training error fell
+    below its value at initialisation within the rule's patience.  Nor do the profiles' keys
+    carry the field."""
+    from falign.store import ResultStore
+    store = ResultStore(Path(__file__).resolve().parents[1] / "results", L.store_name("paper"))
+    checked = 0
+    for record, run in store.runs():
+        spec = L.full_spec(record["spec"])
+        if spec["schedule"] != "plateau" or L.task_of(spec["arch"]) != "classify" \
+                or record["provenance"]["schedule"]["stopped_by"] == "divergence":
+            continue
+        run = run.sort_values("epoch")
+        error = 1.0 - run.train_acc
+        assert (error.iloc[1:spec["plateau_patience"] + 1] < error.iloc[0]).any(), record["key"]
+        assert "stalled_attempts" not in record["provenance"]["schedule"]
+        checked += 1
+    assert checked >= 20
+    for profile in ("paper", "quick", "readings"):
+        assert not any("stalled_restarts" in s for s in L.run_specs(L.PROFILES[profile]))
+
+
+def test_the_results_table_counts_runs_that_did_not_start_apart():
+    """Two stored 784-1000x10-10 FA runs, one of which stalled at every rate: the cell gives
+    the mean of both final errors (the protocol's outcome) and says that one did not start;
+    a run that learned is not counted; epochs_used gives each run's first rate."""
+    import pandas as pd
+    rows = []
+    for key, error, stuck, rate in (("a", 2.0, 0, 1e-4), ("b", 95.5, 1, 1e-5)):
+        for epoch in (0, 1, 2, 3):
+            rows.append({"run_key": key, "arch": "784-1000x10-10", "rule": "fa", "repeat": 0,
+                         "epoch": epoch, "test_error": error, "rate": rate,
+                         "not_started": stuck if stuck else float("nan")})
+    table = pd.DataFrame(rows)
+    cells = pd.DataFrame([{"arch": "784-1000x10-10", "rule": "fa", "stored": 2, "planned": 5}])
+    out = L.results_table(table, cells)
+    cell = out[(out.network == "784-1000x10-10") & (out.rule == "fa")].ours.iloc[0]
+    assert cell.startswith("48.75 ± 46.75 (2/5)")
+    assert cell.endswith("; 1 of them did not start learning at any allowed rate")
+    used = L.epochs_used(table)
+    assert used.set_index("run_key" if "run_key" in used else "repeat").shape[0] == 2
+    assert sorted(used["first rate"]) == [1e-5, 1e-4]

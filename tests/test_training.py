@@ -115,3 +115,22 @@ def test_a_bare_layer_converts_to_its_feedback_copy():
     # the input's gradient goes through B, not W (Lillicrap et al. 2016's delta = B^T e)
     torch.testing.assert_close(x.grad, torch.ones(4, 3) @ converted.feedback)
     assert not torch.allclose(x.grad, torch.ones(4, 3) @ layer.weight.detach())
+
+
+def test_a_plateau_run_with_no_progress_in_its_first_patience_epochs_raises_stalled():
+    """PlateauRule presupposes progress: at lr 1e-12 nothing moves, so after `patience` epochs
+    the training error still equals its initial value and TrainingStalled carries the
+    patience + 1 measured rows; at a working rate the same run trains through its stages."""
+    from falign.training import PlateauRule, TrainingStalled
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 5, generator=g)
+    y = (x[:, 0] > 0).long()
+    rule = PlateauRule(margin=0.05, patience=2, stages=2)
+    model = two_layer_mlp(5, 8, 2, seed=0)
+    with pytest.raises(TrainingStalled, match="has not started learning") as caught:
+        train(model, (x, y), None, TrainConfig(epochs=50, lr=1e-12, plateau=rule, progress=False))
+    assert caught.value.epoch == 2 and len(caught.value.rows) == 3
+    assert {r["train_acc"] for r in caught.value.rows} == {caught.value.rows[0]["train_acc"]}
+    table = train(model, (x, y), None, TrainConfig(epochs=50, lr=0.5, plateau=rule,
+                                                   progress=False))
+    assert table.train_acc.iloc[-1] > table.train_acc.iloc[0]

@@ -34,13 +34,28 @@ class TrainingDiverged(RuntimeError):
         self.rows = list(rows or [])
 
 
+class TrainingStalled(RuntimeError):
+    """A plateau-rule run that never started learning: in none of its first `patience` epochs
+    did the monitored value fall below its value at initialisation, so there
+    was no progress for the rule to see slow down.  `epoch` is the last epoch measured and
+    `rows` every measurement so far, so that a caller can retry or store the outcome."""
+
+    def __init__(self, message: str, epoch: int, rows: list):
+        super().__init__(message)
+        self.epoch = epoch
+        self.rows = list(rows)
+
+
 @dataclass(frozen=True)
 class PlateauRule:
     """A learning-rate schedule given as a rule ("drop the rate once progress has slowed"):
     a stage lasts until the monitored training quantity has not fallen below (1 - margin) times
     its best value so far for `patience` epochs in a row; the rate is then multiplied by the
     config's gamma.  Training ends when the last of `stages` stages ends, or at the config's
-    `epochs`, which is then a cap.  monitor: train_error (1 - accuracy) or train_loss."""
+    `epochs`, which is then a cap.  monitor: train_error (1 - accuracy) or train_loss.
+    The rule presupposes progress: a run whose value has not fallen below its value at
+    initialisation in any of its first `patience` epochs raises TrainingStalled instead of
+    passing through its stages at a standstill."""
     margin: float
     patience: int
     stages: int = 3
@@ -362,9 +377,9 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
                 if stop is not None and stop(rows):
                     break
             if plateau is not None:
-                row = rows[-1]
-                value = (1.0 - row["train_acc"] if config.plateau.monitor == "train_error"
-                         else row["train_loss"])
+                value = _monitored(rows[-1], config.plateau)
+                if epoch + 1 == config.plateau.patience and plateau.stage == 0:
+                    _check_started(rows, config.plateau, name, lr)
                 if plateau.update(value, config.plateau) and \
                         plateau.stage >= config.plateau.stages:
                     break                               # the last stage has levelled off
@@ -382,6 +397,23 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
     if plateau is not None:       # ended by the rule, or by the epoch cap in an unfinished stage
         table.attrs["plateau_converged"] = plateau.stage >= config.plateau.stages
     return table
+
+
+def _monitored(row: dict, rule: PlateauRule) -> float:
+    return 1.0 - row["train_acc"] if rule.monitor == "train_error" else row["train_loss"]
+
+
+def _check_started(rows: list[dict], rule: PlateauRule, name: str, lr: float) -> None:
+    """Raise TrainingStalled when none of the first `patience` epochs fell below the value at
+    initialisation (rows[0]); see PlateauRule."""
+    initial = _monitored(rows[0], rule)
+    values = [_monitored(r, rule) for r in rows[1:rule.patience + 1]]
+    if all(v >= initial for v in values):
+        raise TrainingStalled(
+            f"{name}: the {rule.monitor} did not fall below its initial {initial:.4g} in the "
+            f"first {rule.patience} epochs at lr {lr:g} (it read "
+            f"{', '.join(f'{v:.4g}' for v in values)}): the run has not started learning; a "
+            "smaller first rate is the usual remedy", epoch=rule.patience, rows=rows)
 
 
 def _eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int,

@@ -24,6 +24,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -34,7 +35,7 @@ from ..models import init_uniform_
 from ..rules import layer_seed
 from ..store import spec_key, without_added_defaults
 from ..sweep import RunContext, RunResult
-from ..training import (PlateauRule, TrainConfig, TrainingDiverged,
+from ..training import (PlateauRule, TrainConfig, TrainingDiverged, TrainingStalled,
                         diverged_measurements, train)
 
 NAME = "lillicrap_mnist"
@@ -80,6 +81,13 @@ class LillicrapMNISTProtocol:
     plateau_margin: float | None = 0.05
     plateau_patience: int | None = 3
     plateau_stages: int = 3             # lr, lr/10, lr/100 (the text: three rates)
+    # A run the rule sees make no progress in its first plateau_patience epochs (training
+    # error never below its value at initialisation: the tanh units saturate
+    # at once and pass no error on) restarts from the same initialisation at a tenth of its
+    # first rate, at most this many times: the text's "trial and error", written as a rule
+    # that reads the training error only.  Every stored run before the field started learning
+    # at its first rate (tested), so the field's value is theirs.
+    stalled_restarts: int = 2
     epochs: int = 300                   # plateau: a cap the runs are not meant to reach (the
                                         # chapter counts any that do); milestones: the length
     milestones: tuple = ()              # milestones only: epochs after which lr drops
@@ -124,7 +132,7 @@ class LillicrapMNISTProtocol:
 # Fields added after the first runs were stored, with the value those runs used: a spec holds
 # them (and its key changes) only where they differ, so the stored 12-epoch runs keep their keys.
 ADDED = {"schedule": "milestones", "plateau_margin": None, "plateau_patience": None,
-         "plateau_stages": 3}
+         "plateau_stages": 3, "stalled_restarts": 2}
 ONE_HIDDEN = (("784-1000-10", ("fa", "bp", "shallow")),)
 
 # The text's example rates, 1e-2 -> 1e-3 -> 1e-4: the book's protocol until its first step
@@ -270,7 +278,9 @@ def schedule_text(protocol: LillicrapMNISTProtocol) -> str:
                 f"{', '.join(map(str, protocol.milestones))}")
     return (f"lr {protocol.lr:g}, dropped tenfold when the epoch's training error has not fallen "
             f"below {1 - protocol.plateau_margin:g} x its best for {protocol.plateau_patience} "
-            f"epochs in a row, {protocol.plateau_stages} stages, at most {protocol.epochs} epochs")
+            f"epochs in a row, {protocol.plateau_stages} stages, at most {protocol.epochs} epochs; "
+            f"a run with no progress in its first {protocol.plateau_patience} epochs restarts "
+            f"at a tenth of its first rate, at most {protocol.stalled_restarts} times")
 
 
 def describe(protocol: LillicrapMNISTProtocol) -> dict:
@@ -453,13 +463,26 @@ def plateau_rule(spec: dict) -> PlateauRule | None:
                        stages=spec["plateau_stages"], monitor=monitor)
 
 
-def train_config(spec: dict, device: str, progress: bool | None) -> TrainConfig:
-    return TrainConfig(epochs=spec["epochs"], lr=spec["lr"], momentum=spec["momentum"],
+def train_config(spec: dict, device: str, progress: bool | None,
+                 lr: float | None = None) -> TrainConfig:
+    """The spec's optimisation settings; `lr` replaces its first rate (a restart)."""
+    return TrainConfig(epochs=spec["epochs"], lr=spec["lr"] if lr is None else lr,
+                       momentum=spec["momentum"],
                        weight_decay=spec["weight_decay"], milestones=tuple(spec["milestones"]),
                        gamma=spec["gamma"], batch_size=spec["batch_size"],
                        train_metrics="running", loss_reduction=spec["loss_reduction"],
                        data_seed=spec["data_seed"], device=device, progress=progress,
                        plateau=plateau_rule(spec))
+
+
+def first_rates(spec: dict) -> list[float]:
+    """The first rates a run may try in turn: its own, then a tenth of it per allowed restart
+    (a milestones schedule has no stall rule, so only its own)."""
+    spec = full_spec(spec)
+    if spec["schedule"] != "plateau":
+        return [spec["lr"]]
+    return [float(f"{spec['lr'] * spec['gamma'] ** k:.12g}")      # 1e-4, not 1.0000000000000002e-4
+            for k in range(spec["stalled_restarts"] + 1)]
 
 
 def layer_measurements(model: nn.Module) -> dict[str, float]:
@@ -494,31 +517,59 @@ def saturated_fractions(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     return row
 
 
+def attempt_checkpoint(ctx: RunContext, spec: dict, attempt: int):
+    """Each attempt keeps its own checkpoint, so that a restart never resumes a stalled one."""
+    path = ctx.checkpoint(spec)
+    if path is None or attempt == 0:
+        return path
+    return path.with_name(f"{path.stem}.start{attempt}{path.suffix}")
+
+
 def train_one(spec: dict, ctx: RunContext) -> RunResult:
     """Train one run (resuming its checkpoint if there is one).  Measurements per epoch: lr,
     running train loss/accuracy, test loss/accuracy, test error (%) or the autoencoder's
-    summed squared reconstruction error per image, per-layer norms and cosines.  The record
-    keeps the receptive fields at epoch 0 and at the end."""
+    summed squared reconstruction error per image, per-layer norms and cosines, and the
+    saturated share of each hidden layer.  A run that stalls restarts at a tenth of its rate
+    (first_rates); the record lists the stalled attempts.  The record keeps the receptive
+    fields at epoch 0 and at the end."""
     task = task_of(spec["arch"])
     train_data, test_data = run_data(task, spec["input_scaling"], spec["n_train"],
                                      spec["n_test"], ctx.data_root)
-    model = build_model(spec)
-    units = rf_units(spec)
-    before = receptive_fields(model, units)
     sample = train_data[0][:SATURATION_IMAGES].to(ctx.device)
-    try:
-        table = train(model, train_data, test_data,
-                      train_config(spec, ctx.device, ctx.progress),
-                      measure=lambda m, _ref: {**layer_measurements(m),
-                                               **saturated_fractions(m, sample)},
-                      loss_fn=squared_error(spec["target"]),
-                      name=f"{spec['arch']} {spec['rule']} repeat {spec['repeat']}",
-                      checkpoint=ctx.checkpoint(spec), deadline=ctx.deadline)
-    except TrainingDiverged as err:
-        # A reading whose loss overflows is a result (e.g. linear outputs at the text's rate):
-        # stored with the epochs measured before it and the epoch it diverged in, so that the
-        # queue goes on and the chapter can say so.
-        return diverged_result(spec, err, task, units, before)
+    units = rf_units(spec)
+    stalled: list[dict] = []
+    rates = first_rates(spec)
+    for attempt, lr in enumerate(rates):
+        model = build_model(spec)
+        before = receptive_fields(model, units)
+        # A run paused in a restart repeats its stalled attempts when resumed (a few epochs,
+        # deterministic), so that the record lists them all.
+        checkpoint = attempt_checkpoint(ctx, spec, attempt)
+        try:
+            table = train(model, train_data, test_data,
+                          train_config(spec, ctx.device, ctx.progress, lr=lr),
+                          measure=lambda m, _ref: {**layer_measurements(m),
+                                                   **saturated_fractions(m, sample)},
+                          loss_fn=squared_error(spec["target"]),
+                          name=f"{spec['arch']} {spec['rule']} repeat {spec['repeat']}",
+                          checkpoint=checkpoint, deadline=ctx.deadline)
+        except TrainingDiverged as err:
+            # A reading whose loss overflows is a result (e.g. linear outputs at the text's
+            # rate): stored with the epochs measured before it and the epoch it diverged in,
+            # so that the queue goes on and the chapter can say so.
+            return diverged_result(spec, err, task, units, before)
+        except TrainingStalled as err:
+            stalled.append(stall_summary(err, lr, task))
+            if checkpoint is not None and checkpoint.exists():
+                checkpoint.unlink()
+                checkpoint.with_suffix(".json").unlink(missing_ok=True)
+            if attempt + 1 < len(rates):
+                continue
+            return stalled_result(spec, err, task, units, before, stalled)
+        if attempt > 0 and checkpoint is not None:   # the sweep removes attempt 0's only
+            checkpoint.unlink(missing_ok=True)
+            checkpoint.with_suffix(".json").unlink(missing_ok=True)
+        break
     table = add_errors(table, task)
     # The rate of each epoch under a name of its own: the store's tables put the spec's fields
     # beside the measurements, and the spec's lr (the first rate) would hide the column lr.
@@ -531,13 +582,54 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
         stopped = "plateau rule" if table.attrs["plateau_converged"] else "epoch cap"
     else:
         stopped = "fixed schedule"
+    schedule = {"epochs_used": last, "stopped_by": stopped}
+    if stalled:
+        schedule.update(first_rate=lr, stalled_attempts=stalled)
     record = {"receptive_fields": {"units": units, "shape": list(before.shape), "dtype": "float16",
                                    "data": {"0": encode_array(before),
                                             str(last): encode_array(after)}},
               "data": {"n_train": len(train_data[1]), "n_test": len(test_data[1]), "task": task},
               "resumed": int(table.attrs.get("resumed", 0)),
-              "schedule": {"epochs_used": last, "stopped_by": stopped}}
+              "schedule": schedule}
     return RunResult(table, record, table.attrs.get("wall_time_s"))
+
+
+def stall_summary(err: TrainingStalled, lr: float, task: str) -> dict:
+    """What the record keeps of a stalled attempt: its first rate, epochs, the monitored
+    training quantity at initialisation and at the end, and the last hidden layer's
+    saturated share (the usual cause: units pinned at +-1 pass no error on)."""
+    first, last = err.rows[0], err.rows[-1]
+    summary = {"lr": lr, "epochs": int(err.epoch)}
+    if task == "classify":
+        summary.update(train_error_initial=round(100 * (1 - first["train_acc"]), 3),
+                       train_error_last=round(100 * (1 - last["train_acc"]), 3))
+    else:
+        summary.update(train_loss_initial=first["train_loss"], train_loss_last=last["train_loss"])
+    saturated = sorted(k for k in last if k.startswith("saturated_"))
+    if saturated:
+        deepest = max(saturated, key=lambda k: int(k.split("_")[1]))
+        summary["saturated_last_hidden"] = round(float(last[deepest]), 4)
+    return summary
+
+
+NOT_STARTED = "did not start learning"
+
+
+def stalled_result(spec: dict, err: TrainingStalled, task: str, units, before,
+                   stalled: list[dict]) -> RunResult:
+    """The stored form of a run that stalled at every first rate it may try: the last
+    attempt's measured epochs (a column not_started = 1), and the schedule stopped by
+    NOT_STARTED."""
+    table = add_errors(pd.DataFrame(err.rows), task)
+    table = table.assign(rate=table.lr, not_started=1)
+    record = {"receptive_fields": {"units": units, "shape": list(before.shape), "dtype": "float16",
+                                   "data": {"0": encode_array(before)}},
+              "data": {"task": task},
+              "resumed": 0,
+              "schedule": {"epochs_used": int(table.epoch.max()),
+                           "stopped_by": NOT_STARTED,
+                           "first_rate": stalled[-1]["lr"], "stalled_attempts": stalled}}
+    return RunResult(table, record, None)
 
 
 def diverged_result(spec: dict, err: TrainingDiverged, task: str, units, before) -> RunResult:
@@ -640,8 +732,9 @@ def results_table(table, cells):
         quantity = "test error (%)" if task == "classify" else "test reconstruction error"
         column = "test_error" if task == "classify" else "test_sse"
         stored_here = len(final) and column in final
-        values = final[(final.arch == arch) & (final.rule == rule)][column].dropna() \
-            if stored_here else []
+        here = final[(final.arch == arch) & (final.rule == rule)] if stored_here else final
+        values = here[column].dropna() if stored_here else []
+        stuck = int(here.not_started.fillna(0).sum()) if "not_started" in here else 0
         stored, total = planned.get((arch, rule), (0, 0))
         if total == 0:
             ours = "not in this profile"
@@ -652,6 +745,8 @@ def results_table(table, cells):
         else:
             se = values.std(ddof=1) / len(values) ** 0.5
             ours = f"{values.mean():.2f} ± {se:.2f} ({len(values)}/{total})"
+        if stuck:                 # the protocol's outcome, but not a trained network's error
+            ours += f"; {stuck} of them did not start learning at any allowed rate"
         rows.append({"network": arch, "rule": rule, "quantity": quantity,
                      "printed": printed.get((arch, rule), (None, "not printed"))[1],
                      "ours": ours})
@@ -856,11 +951,13 @@ def stage_boundaries(table):
 def epochs_used(table, records: list[dict] | None = None):
     """One row per run: arch, rule, repeat, the epochs of each stage (stage 1 at the first
     rate, each later stage at a tenth of the one before), epochs in all, what stopped it
-    (plateau rule, epoch cap, fixed schedule), wall time (min) from `records` (the store's)."""
+    (plateau rule, epoch cap, fixed schedule, divergence, NOT_STARTED), wall time (min) from
+    `records` (the store's).  first rate: the rate of stage 1, a tenth of the spec's per
+    restart of a stalled attempt (first_rates)."""
     import pandas as pd
 
-    columns = ["arch", "rule", "repeat", "stage 1", "stage 2", "stage 3", "epochs",
-               "stopped by", "wall time (min)"]
+    columns = ["arch", "rule", "repeat", "first rate", "stage 1", "stage 2", "stage 3",
+               "epochs", "stopped by", "wall time (min)"]
     if not len(table):
         return pd.DataFrame(columns=columns)
     by_key = {r["key"]: r for r in records or []}
@@ -874,7 +971,7 @@ def epochs_used(table, records: list[dict] | None = None):
         prov = record.get("provenance", {})
         stopped = prov.get("schedule", {}).get("stopped_by", "fixed schedule")
         rows.append({"arch": first.arch, "rule": first.rule, "repeat": int(first["repeat"]),
-                     **counts, "epochs": int(run.epoch.max()), "stopped by": stopped,
+                     "first rate": lr0, **counts, "epochs": int(run.epoch.max()), "stopped by": stopped,
                      "wall time (min)": prov.get("wall_time_s", float("nan")) / 60})
     return pd.DataFrame(rows)
 
