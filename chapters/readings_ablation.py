@@ -215,29 +215,7 @@ display(nr.table3_by_reading(confirmed.cells, paper_values.table3(), confirmed.r
 display(confirmed.agree.assign(**{
     "observations held": confirmed.criteria["observations held"].reindex(confirmed.agree.index)}))
 second = noisy_mnist_confirm.confirm(choice, confirmed)
-
-
-def confirmation_text(second) -> str:
-    """The second stage in words, from the numbers above, and the reading the book shows."""
-    held, within = second["current"]
-    shown = noisy_mnist_confirm.book_reading(second)
-    if second["status"] == "no candidate":
-        return (f"No candidate to confirm: the book shows **{incumbent}** ({held} "
-                f"observations, {within} cells within 2x at the full schedule).")
-    name = second["candidate"]
-    if second["status"] == "pending":
-        return (f"The candidate **{name}** has {second['stored']} of {second['planned']} runs "
-                f"stored at the full schedule: not confirmed yet, so the book shows "
-                f"**{shown}** meanwhile.")
-    c_held, c_within = second["candidate_score"]
-    verb = ("is confirmed" if second["status"] == "confirmed" else "is not confirmed")
-    return (f"The candidate **{name}** {verb} at the full schedule: {c_held} observations and "
-            f"{c_within} Table 3 cells within 2x of the paper's, against {held} and {within} "
-            f"for {incumbent}, with all {second['planned']} of its planned runs stored. The "
-            f"book's Table 3 and Figures 2-4 show **{shown}**.")
-
-
-display(Markdown(confirmation_text(second)))
+display(Markdown(noisy_mnist_confirm.second_stage_text(second)))
 
 # %% [markdown]
 # ### Table 3's statistic, read every way the text allows

@@ -239,16 +239,13 @@ from dataclasses import replace
 sampled = replace(sweep.protocol, widths=(15, 30), repeats=20)
 
 
-def small_share(protocol, width: int, rule: str) -> float:
-    specs = [s for s in protocol.run_specs() if s["width"] == width and s["rule"] == rule]
-    return float(np.mean([float((noisy_mnist.initial_potentials(s).abs() < 0.02).double().mean())
-                          for s in specs]))
-
-
-glue("share_gd_15", small_share(sampled, 15, "bp"))
-glue("share_signfa_30", small_share(sampled, 30, "signfa"))
-glue("share_fa_15", small_share(sampled, 15, "fa"))
-glue("share_fa_15_fan_in", small_share(replace(sampled, feedback_init="fan_in"), 15, "fa"))
+shares = noisy_mnist.small_potential_shares(sampled)
+glue("share_gd_15", shares[15, "bp"])
+glue("share_signfa_30", shares[30, "signfa"])
+glue("share_fa_15", shares[15, "fa"])
+glue("share_fa_15_fan_in",
+     noisy_mnist.small_potential_shares(replace(sampled, feedback_init="fan_in", widths=(15,),
+                                                rules=("fa",)))[15, "fa"])
 spread = ours[analysis.TABLE3_READING].set_index(["rule", "width"])
 for w in (30, 45):                      # NaN where the profile has no such width (smoke)
     glue(f"rel_se_signfa_{w}", spread.at[("signfa", w), "se"] / spread.at[("signfa", w), "mean"]

@@ -302,3 +302,34 @@ def test_the_book_reading_re_uses_the_confirmation_runs_and_changes_fa_keys_only
     changed = {k for k in book if book[k] != before[k]}
     assert changed == ({k for k in book if k[1] == "fa"}
                        if PAPER.feedback_init != fan_in.feedback_init else set())
+
+
+def test_the_second_stage_text_states_the_scores_and_the_reading_shown():
+    base = {"candidate": "X", "incumbent": "fan-in init", "current": (3, 16),
+            "candidate_score": None, "stored": 10, "planned": 60}
+    text = noisy_mnist_confirm.second_stage_text
+    assert "10 of 60 runs" in text({**base, "status": "pending"})
+    assert text({**base, "status": "pending"}).endswith("shows **fan-in init** meanwhile.")
+    done = {**base, "stored": 60, "candidate_score": (3, 20)}
+    yes = text({**done, "status": "confirmed"})
+    assert "is confirmed" in yes and "3 of 4 observations held and 20 Table 3 cells" in yes
+    assert "against 3 and 16 for **fan-in init**" in yes and yes.endswith("show **X**.")
+    no = text({**done, "candidate_score": (3, 16), "status": "not confirmed"})
+    assert "is not confirmed" in no and no.endswith("show **fan-in init**.")
+    assert text({**base, "candidate": None, "status": "no candidate"}).startswith(
+        "No candidate to confirm: the book shows **fan-in init** (3 observations, 16 cells")
+
+
+def test_small_potential_shares_average_each_cells_runs():
+    """Per (width, rule), the mean over the cell's runs of the share of neurons with
+    |P_j(0)| < 0.02: checked against the runs taken one by one, and a threshold of 0 (no
+    potential is below it) gives 0."""
+    from dataclasses import replace
+    from falign.families import noisy_mnist
+    p = replace(noisy_mnist.PAPER, widths=(15,), rules=("bp", "fa"), repeats=3)
+    shares = noisy_mnist.small_potential_shares(p)
+    for rule in ("bp", "fa"):
+        one = [float((noisy_mnist.initial_potentials(s).abs() < 0.02).double().mean())
+               for s in p.run_specs() if s["rule"] == rule]
+        assert len(one) == 3 and shares[15, rule] == pytest.approx(sum(one) / 3)
+    assert (noisy_mnist.small_potential_shares(p, threshold=0.0) == 0).all()

@@ -557,7 +557,7 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
             # A reading whose loss overflows is a result (e.g. linear outputs at the text's
             # rate): stored with the epochs measured before it and the epoch it diverged in,
             # so that the queue goes on and the chapter can say so.
-            return diverged_result(spec, err, task, units, before)
+            return diverged_result(err, task, units, before)
         except TrainingStalled as err:
             stalled.append(stall_summary(err, lr, task))
             if checkpoint is not None and checkpoint.exists():
@@ -565,7 +565,7 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
                 checkpoint.with_suffix(".json").unlink(missing_ok=True)
             if attempt + 1 < len(rates):
                 continue
-            return stalled_result(spec, err, task, units, before, stalled)
+            return stalled_result(err, task, units, before, stalled)
         if attempt > 0 and checkpoint is not None:   # the sweep removes attempt 0's only
             checkpoint.unlink(missing_ok=True)
             checkpoint.with_suffix(".json").unlink(missing_ok=True)
@@ -615,36 +615,35 @@ def stall_summary(err: TrainingStalled, lr: float, task: str) -> dict:
 NOT_STARTED = "did not start learning"
 
 
-def stalled_result(spec: dict, err: TrainingStalled, task: str, units, before,
-                   stalled: list[dict]) -> RunResult:
-    """The stored form of a run that stalled at every first rate it may try: the last
-    attempt's measured epochs (a column not_started = 1), and the schedule stopped by
-    NOT_STARTED."""
-    table = add_errors(pd.DataFrame(err.rows), task)
-    table = table.assign(rate=table.lr, not_started=1)
-    record = {"receptive_fields": {"units": units, "shape": list(before.shape), "dtype": "float16",
-                                   "data": {"0": encode_array(before)}},
-              "data": {"task": task},
-              "resumed": 0,
-              "schedule": {"epochs_used": int(table.epoch.max()),
-                           "stopped_by": NOT_STARTED,
-                           "first_rate": stalled[-1]["lr"], "stalled_attempts": stalled}}
-    return RunResult(table, record, None)
-
-
-def diverged_result(spec: dict, err: TrainingDiverged, task: str, units, before) -> RunResult:
-    """The stored form of a run whose training loss overflowed: the measured epochs before it
-    (epoch 0 at least) with a column diverged_epoch (the 1-based epoch the loss overflowed in),
-    the receptive fields at epoch 0 only, and the schedule 'stopped by divergence'."""
-    table = add_errors(diverged_measurements(err), task)
+def ended_early(table, task: str, units, before, schedule: dict) -> RunResult:
+    """The stored form of a run that ended without a trained network (divergence, or a stall
+    at every allowed rate): its measured epochs, the receptive fields at epoch 0 only, and
+    `schedule` with the epochs used."""
+    table = add_errors(table, task)
     table = table.assign(rate=table.lr)
     record = {"receptive_fields": {"units": units, "shape": list(before.shape), "dtype": "float16",
                                    "data": {"0": encode_array(before)}},
               "data": {"task": task},
               "resumed": 0,
-              "schedule": {"epochs_used": int(table.epoch.max()), "stopped_by": "divergence",
-                           "diverged_epoch": int(err.epoch)}}
+              "schedule": {"epochs_used": int(table.epoch.max()), **schedule}}
     return RunResult(table, record, None)
+
+
+def stalled_result(err: TrainingStalled, task: str, units, before,
+                   stalled: list[dict]) -> RunResult:
+    """A run that stalled at every first rate it may try: the last attempt's epochs, marked
+    with a column not_started = 1, stopped by NOT_STARTED, every attempt listed."""
+    return ended_early(pd.DataFrame(err.rows).assign(not_started=1), task, units, before,
+                       {"stopped_by": NOT_STARTED, "first_rate": stalled[-1]["lr"],
+                        "stalled_attempts": stalled})
+
+
+def diverged_result(err: TrainingDiverged, task: str, units, before) -> RunResult:
+    """A run whose training loss overflowed: the epochs measured before it (epoch 0 at least)
+    with a column diverged_epoch (the 1-based epoch the loss overflowed in), stopped by
+    divergence."""
+    return ended_early(diverged_measurements(err), task, units, before,
+                       {"stopped_by": "divergence", "diverged_epoch": int(err.epoch)})
 
 
 def add_errors(table, task: str):

@@ -220,6 +220,17 @@ def initial_potentials(spec: dict) -> torch.Tensor:
     return neuron_potential_from(w1, None, w2, fb2)
 
 
+def small_potential_shares(protocol: NoisyMNISTProtocol, threshold: float = 0.02
+                           ) -> pd.DataFrame:
+    """Per (width, rule), the share of hidden neurons with |P_j(0)| < threshold (Thm 5.2's
+    denominator, weights only, float64), averaged over the protocol's runs: how often r_j's
+    denominator starts near zero.  Rebuilt from the runs' seeds, no training."""
+    rows = [{"width": s["width"], "rule": s["rule"],
+             "share": float((initial_potentials(s).abs() < threshold).double().mean())}
+            for s in protocol.run_specs()]
+    return pd.DataFrame(rows).groupby(["width", "rule"]).share.mean()
+
+
 def initial_conditioning(protocol: NoisyMNISTProtocol) -> pd.DataFrame:
     """Per run, the smallest |P_j(0)| over hidden neurons (weights only), the denominator of
     Table 3's r_j (Thm 5.2), and their sum P(0), Figure 2's layer denominator; rebuilt from the

@@ -148,3 +148,25 @@ def book_reading(second: dict) -> str:
     """The reading the book's protocol must use (noisy_mnist.CHOSEN_READING) given the second
     stage's outcome: the candidate once confirmed, the incumbent otherwise (pending included)."""
     return second["candidate"] if second["status"] == "confirmed" else second["incumbent"]
+
+
+def second_stage_text(second: dict) -> str:
+    """The decision's second stage in words (the readings chapter, and the note of the chapters
+    that show the book's reading): the candidate's score at the full schedule against the
+    incumbent's, or how many of its runs are stored, and the reading the book shows."""
+    held, within = second["current"]
+    incumbent, shown = second["incumbent"], book_reading(second)
+    if second["status"] == "no candidate":
+        return (f"No candidate to confirm: the book shows **{incumbent}** ({held} "
+                f"observations, {within} cells within 2x at the full schedule).")
+    name = second["candidate"]
+    if second["status"] == "pending":
+        return (f"The candidate **{name}** has {second['stored']} of {second['planned']} runs "
+                f"stored at the full schedule: not confirmed yet, so the book shows "
+                f"**{shown}** meanwhile.")
+    c_held, c_within = second["candidate_score"]
+    verb = "is confirmed" if second["status"] == "confirmed" else "is not confirmed"
+    return (f"The candidate **{name}** {verb} at the full schedule: {c_held} of 4 observations "
+            f"held and {c_within} Table 3 cells within 2x of the paper's, against {held} and "
+            f"{within} for **{incumbent}**, with all {second['planned']} of its planned runs "
+            f"stored. The book's Table 3 and Figures 2-4 show **{shown}**.")

@@ -293,7 +293,7 @@ def readings_note(view: str, results="results", profile: str = "paper") -> str:
     lo, hi = cells.width.min(), cells.width.max()
     printed = paper_values.table3().set_index(["rule", "width"])["mean"]
     lines = []
-    from .noisy_mnist_confirm import ADDED_TO, confirm, confirmation
+    from .noisy_mnist_confirm import ADDED_TO, confirm, confirmation, second_stage_text
     for name in dict.fromkeys((CHOSEN_READING, ADDED_TO, *ADDED_READINGS)):
         c = cells[cells.reading == name].set_index(["width", "rule"])
         stored, planned = int(c.stored.sum()), int(c.planned.sum())
@@ -334,19 +334,9 @@ def readings_note(view: str, results="results", profile: str = "paper") -> str:
                    "ablation.")
     else:
         second = confirm(choice, confirmation(results))
-        if second["status"] == "confirmed":
-            (held, within), (c_held, c_within) = second["current"], second["candidate_score"]
-            outcome = (f"confirmed ({c_held} of 4 observations held and {c_within} Table 3 "
-                       f"cells within 2x of the paper's, against {held} and {within}), so the "
-                       "book shows it.")
-        elif second["status"] == "pending":
-            outcome = (f"not confirmed yet ({second['stored']} of {second['planned']} runs "
-                       f"stored), so the book shows {ADDED_TO} meanwhile.")
-        else:
-            outcome = f"not ahead, so the book shows {ADDED_TO}."
         verdict = (f"On the 2000-epoch ablation the readings chapter's rule prefers "
-                   f"**{choice['adopted']}** to **{ADDED_TO}**; at the full schedule (6000 "
-                   f"epochs, every width, 6 repeats) it is {outcome}")
+                   f"**{choice['adopted']}** to **{ADDED_TO}**; the full schedule (6000 "
+                   f"epochs, every width, 6 repeats) decides. {second_stage_text(second)}")
     return (head + verdict + " The added readings, from the readings' runs (widths "
             f"{', '.join(map(str, sorted(set(cells.width))))}, the first "
             f"{PROFILES['paper'].base.epochs} epochs, means over stored repeats):\n\n"
