@@ -85,16 +85,16 @@ sweep: venv data
 	  --time-min $(TIME_MIN) --results $(RESULTS) --wait
 # One core of a CPU-only session: the queue of pending runs, in order, within one budget.  A
 # run cut short resumes from results/_checkpoints/ (git-ignored; kept while the working tree
-# is).  This round's order: every noisy-MNIST reading (2000 epochs, one repeat, then the
-# 6000-epoch confirmation on widths 15, 60, 200 and on the paper's grid at 6 repeats, then the
-# second repeat of every reading: about 3 core-hours in all), the readings of Lillicrap's
-# 784-1000-10 net (7 short runs), Lillicrap's deeper MNIST nets to convergence (plateau rule),
-# Lechner's FC cells tuned on validation, Table 2's 224-px readings (GD first), Table 1's n = 25
-# and 50 columns at 2 repeats per rule, and last Lechner's 64-px CNNs at the 20-epoch reading
-# (45 to 60 core-hours: GPU work).
+# is).  This round's order: the noisy-MNIST confirmation's last sign-FA runs, the readings of
+# Lillicrap's 784-1000-10 net (complete), Lillicrap's deeper MNIST nets to convergence
+# (plateau rule; a run that stalls restarts at a tenth of its first rate), Lechner's FC cells
+# tuned on validation, Table 2's 224-px readings (GD first), Table 1's n = 25 and 50 columns
+# at 2 repeats per rule, the second repeat of every noisy-MNIST reading (the decision it fed
+# is made: 180 runs of 2000 epochs, 2.4 core-hours at the stored ones' mean), and last Lechner's 64-px CNNs at the
+# 20-epoch reading (45 to 60 core-hours: GPU work).
 QUEUE ?= noisy_mnist_readings:quick noisy_mnist_confirm:quick noisy_mnist_confirm:paper \
-         noisy_mnist_readings:paper lillicrap_mnist:readings lillicrap_mnist:quick \
-         lechner_mdfa:quick resnet_tiny_imagenet_readings:quick lenet_cifar:quick \
+         lillicrap_mnist:readings lillicrap_mnist:quick lechner_mdfa:quick \
+         resnet_tiny_imagenet_readings:quick lenet_cifar:quick noisy_mnist_readings:paper \
          lechner_mdfa:20_epochs
 background: venv data
 	OMP_NUM_THREADS=1 FALIGN_PROGRESS=0 $(PY) -m falign.runs train $(QUEUE) --device cpu --budget-min $(BUDGET_MIN) --results $(RESULTS)
