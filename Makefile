@@ -90,8 +90,8 @@ sweep: venv data
 # (plateau rule; a run that stalls restarts at a tenth of its first rate), Lechner's FC cells
 # tuned on validation, Table 2's 224-px readings (GD first), Table 1's n = 25 and 50 columns
 # at 2 repeats per rule, the second repeat of every noisy-MNIST reading (the decision it fed
-# is made: 180 runs of 2000 epochs, 2.4 core-hours at the stored ones' mean), and last Lechner's 64-px CNNs at the
-# 20-epoch reading (45 to 60 core-hours: GPU work).
+# is made: 180 runs of 2000 epochs, 2.4 core-hours at the stored ones' mean), and last
+# Lechner's 64-px CNNs at the 20-epoch reading (45 to 60 core-hours: GPU work).
 QUEUE ?= noisy_mnist_readings:quick noisy_mnist_confirm:quick noisy_mnist_confirm:paper \
          lillicrap_mnist:readings lillicrap_mnist:quick lechner_mdfa:quick \
          resnet_tiny_imagenet_readings:quick lenet_cifar:quick noisy_mnist_readings:paper \
