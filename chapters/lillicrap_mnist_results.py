@@ -402,6 +402,16 @@ if len(sat):
                      ", ".join(f"{LABELS[r]} {v:.2f}" for r, v in end.items()) + "."))
 
 # %% [markdown]
+# The same fraction after the last epoch in every hidden layer (1 = input side) of every
+# classification net with stored runs, mean over the runs. A measurement, not a test: the
+# deeper nets have two runs per rule at most, too few to order the rules.
+
+# %%
+layers = lm.saturation_by_layer(sweep.table)
+layers.assign(rule=layers.rule.map(LABELS)).set_index(["arch", "rule"]).round(3) \
+    if len(layers) else Markdown("No stored run measured saturation yet.")
+
+# %% [markdown]
 # ## What we did not reproduce, and why
 #
 # The same note reports further MNIST results. None is reproduced here:

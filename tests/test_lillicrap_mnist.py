@@ -484,3 +484,20 @@ def test_the_results_table_counts_runs_that_did_not_start_apart():
     used = L.epochs_used(table)
     assert used.set_index("run_key" if "run_key" in used else "repeat").shape[0] == 2
     assert sorted(used["first rate"]) == [1e-5, 1e-4]
+
+
+def test_saturation_by_layer_averages_each_layer_at_the_last_epoch_only():
+    import pandas as pd
+    rows = []
+    for key, last in (("a", (0.1, 0.2, 0.6)), ("b", (0.3, 0.4, 0.8))):
+        for epoch, values in ((0, (0.0, 0.0, 0.0)), (1, last)):     # epoch 0 must not count
+            rows.append({"run_key": key, "arch": "784-1500x3-10", "rule": "fa", "epoch": epoch,
+                         **{f"saturated_{i + 1}": v for i, v in enumerate(values)}})
+    rows.append({"run_key": "c", "arch": "784-1000-10", "rule": "bp", "epoch": 3,
+                 "saturated_1": 0.05, "saturated_2": float("nan"), "saturated_3": float("nan")})
+    out = L.saturation_by_layer(pd.DataFrame(rows)).set_index(["arch", "rule"])
+    fa = out.loc[("784-1500x3-10", "fa")]
+    assert fa.runs == 2 and list(fa[["layer 1", "layer 2", "layer 3"]]) == pytest.approx(
+        [0.2, 0.3, 0.7])
+    bp = out.loc[("784-1000-10", "bp")]
+    assert bp.runs == 1 and bp["layer 1"] == 0.05 and np.isnan(bp["layer 2"])

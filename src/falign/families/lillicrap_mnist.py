@@ -517,6 +517,24 @@ def saturated_fractions(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     return row
 
 
+def saturation_by_layer(table):
+    """Per (arch, rule) of the classification nets: the saturated fraction (|h| >
+    SATURATION_LEVEL) of each hidden layer after the last epoch, mean over the stored runs that
+    measured it, and how many runs that is.  Layers are numbered from the input side; a net
+    with fewer hidden layers has NaN beyond its last."""
+    columns = sorted((c for c in table.columns if c.startswith("saturated_")),
+                     key=lambda c: int(c.split("_")[1])) if len(table) else []
+    if not columns:
+        return pd.DataFrame(columns=["arch", "rule", "runs"])
+    measured = table.dropna(subset=["saturated_1"])
+    measured = measured[measured.arch.map(task_of) == "classify"]
+    final = final_rows(measured) if len(measured) else measured
+    out = final.groupby(["arch", "rule"], sort=False)[columns].mean()
+    out.insert(0, "runs", final.groupby(["arch", "rule"], sort=False).size())
+    return out.rename(columns=lambda c: c.replace("saturated_", "layer ")
+                      if c.startswith("saturated_") else c).reset_index()
+
+
 def attempt_checkpoint(ctx: RunContext, spec: dict, attempt: int):
     """Each attempt keeps its own checkpoint, so that a restart never resumes a stalled one."""
     path = ctx.checkpoint(spec)
