@@ -495,7 +495,9 @@ def test_saturation_by_layer_averages_each_layer_at_the_last_epoch_only():
                          **{f"saturated_{i + 1}": v for i, v in enumerate(values)}})
     rows.append({"run_key": "c", "arch": "784-1000-10", "rule": "bp", "epoch": 3,
                  "saturated_1": 0.05, "saturated_2": float("nan"), "saturated_3": float("nan")})
-    out = L.saturation_by_layer(pd.DataFrame(rows)).set_index(["arch", "rule"])
+    ordered = L.saturation_by_layer(pd.DataFrame(rows))
+    assert list(ordered.arch) == ["784-1000-10", "784-1500x3-10"]      # the text's order
+    out = ordered.set_index(["arch", "rule"])
     fa = out.loc[("784-1500x3-10", "fa")]
     assert fa.runs == 2 and list(fa[["layer 1", "layer 2", "layer 3"]]) == pytest.approx(
         [0.2, 0.3, 0.7])

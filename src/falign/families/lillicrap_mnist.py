@@ -520,8 +520,8 @@ def saturated_fractions(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
 def saturation_by_layer(table):
     """Per (arch, rule) of the classification nets: the saturated fraction (|h| >
     SATURATION_LEVEL) of each hidden layer after the last epoch, mean over the stored runs that
-    measured it, and how many runs that is.  Layers are numbered from the input side; a net
-    with fewer hidden layers has NaN beyond its last."""
+    measured it, and how many runs that is, in the text's order of nets and rules.  Layers are
+    numbered from the input side; a net with fewer hidden layers has NaN beyond its last."""
     columns = sorted((c for c in table.columns if c.startswith("saturated_")),
                      key=lambda c: int(c.split("_")[1])) if len(table) else []
     if not columns:
@@ -531,8 +531,11 @@ def saturation_by_layer(table):
     final = final_rows(measured) if len(measured) else measured
     out = final.groupby(["arch", "rule"], sort=False)[columns].mean()
     out.insert(0, "runs", final.groupby(["arch", "rule"], sort=False).size())
-    return out.rename(columns=lambda c: c.replace("saturated_", "layer ")
-                      if c.startswith("saturated_") else c).reset_index()
+    out = out.rename(columns=lambda c: c.replace("saturated_", "layer ")
+                     if c.startswith("saturated_") else c).reset_index()
+    nets = [a for a, _ in PAPER_NETS]                   # the text's order, then FA, BP, shallow
+    order = out.arch.map(nets.index) * len(RULES) + out.rule.map(RULES.index)
+    return out.iloc[order.argsort(kind="stable")].reset_index(drop=True)
 
 
 def attempt_checkpoint(ctx: RunContext, spec: dict, attempt: int):
