@@ -408,7 +408,8 @@ if len(sat):
 
 # %%
 layers = lm.saturation_by_layer(sweep.table)
-layers.assign(rule=layers.rule.map(LABELS)).set_index(["arch", "rule"]).round(3).fillna("–") \
+layers.assign(rule=layers.rule.map(LABELS)).set_index(["arch", "rule"]).round(3).map(
+    lambda v: "–" if pd.isna(v) else v) \
     if len(layers) else Markdown("No stored run measured saturation yet.")
 
 # %% [markdown]
