@@ -1068,15 +1068,6 @@ def saturation_test(table) -> dict:
                                                                   f"alpha = {ALPHA})"}
 
 
-def _not_started(table, arch: str, rule: str) -> int:
-    """How many of the (arch, rule) runs stalled at every first rate they may try
-    (lillicrap_mnist.stalled_result marks them with not_started = 1)."""
-    if not len(table) or "not_started" not in table:
-        return 0
-    rows = table[(table.arch == arch) & (table.rule == rule)]
-    return int(rows.groupby("run_key").not_started.max().fillna(0).sum())
-
-
 def _lillicrap_mnist_entries():
     """Supp. Notes 5 and 9: every printed MNIST number against the plateau-rule runs (the
     protocol, stored of planned); the 12-epoch reading named beside it, never as the protocol."""
@@ -1110,7 +1101,7 @@ def _lillicrap_mnist_entries():
             why = {DIFFERS: "hypothesis: a reading the text leaves open that the chapter's "
                             "one-repeat readings do not cover",
                    UNDECIDED: f"{len(v)} of {planned} repeats stored"}.get(status, "")
-            stuck = _not_started(sweep.table, arch, rule)
+            stuck = lm.not_started_runs(sweep.table, arch, rule)
             if stuck:       # the protocol's outcome, said plainly: these networks never learned
                 why = (f"{stuck} of the {len(v)} runs did not start learning at any first rate "
                        "the rule allows (its tanh units saturated at once)"

@@ -33,7 +33,7 @@ from tqdm.std import tqdm
 
 from .store import (ResultStore, code_version, peak_memory, provenance, reset_peak_memory,
                     spec_key, write_durably)
-from .training import TrainingPaused, show_progress
+from .training import TrainingPaused, remove_checkpoint, show_progress
 
 CHECKPOINTS = "_checkpoints"       # <results>/_checkpoints/<store name>/<key>.pt, git-ignored
 HEARTBEAT_S = 60.0                 # a worker touches the claims it holds this often
@@ -275,10 +275,7 @@ def run_sweep(family, protocol, store: ResultStore, *, device: str = "cpu", data
                                   else wall, memory)
                 store.save(spec, result.measurements, {**prov, **result.record})
                 report.trained.append(spec_key(spec))
-                path = ctx.checkpoint(spec)
-                if path is not None:
-                    path.unlink(missing_ok=True)
-                    path.with_suffix(".json").unlink(missing_ok=True)
+                remove_checkpoint(ctx.checkpoint(spec))
         finally:
             for spec in mine:
                 claims.release(spec_key(spec))

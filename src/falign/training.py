@@ -242,6 +242,14 @@ class TrainingPaused(Exception):
 BatchTransform = Callable[[torch.Tensor, bool, torch.Generator], torch.Tensor]
 
 
+def remove_checkpoint(path: Path | None) -> None:
+    """Delete a checkpoint written by _save_checkpoint and the JSON note beside it (either may
+    be missing; None: nothing to do)."""
+    if path is not None:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".json").unlink(missing_ok=True)
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
     """torch.save to a temporary file, then rename: a checkpoint on disk is always whole.
     A small JSON beside it (same name, .json) says how far the run got, for listings that

@@ -36,7 +36,7 @@ from ..rules import layer_seed
 from ..store import spec_key, without_added_defaults
 from ..sweep import RunContext, RunResult
 from ..training import (PlateauRule, TrainConfig, TrainingDiverged, TrainingStalled,
-                        diverged_measurements, train)
+                        diverged_measurements, remove_checkpoint, train)
 
 NAME = "lillicrap_mnist"
 GRID = ("nets", "repeats")          # protocol fields that span runs
@@ -581,15 +581,12 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
             return diverged_result(err, task, units, before)
         except TrainingStalled as err:
             stalled.append(stall_summary(err, lr, task))
-            if checkpoint is not None and checkpoint.exists():
-                checkpoint.unlink()
-                checkpoint.with_suffix(".json").unlink(missing_ok=True)
+            remove_checkpoint(checkpoint)
             if attempt + 1 < len(rates):
                 continue
             return stalled_result(err, task, units, before, stalled)
-        if attempt > 0 and checkpoint is not None:   # the sweep removes attempt 0's only
-            checkpoint.unlink(missing_ok=True)
-            checkpoint.with_suffix(".json").unlink(missing_ok=True)
+        if attempt > 0:                   # the sweep removes attempt 0's only
+            remove_checkpoint(checkpoint)
         break
     table = add_errors(table, task)
     # The rate of each epoch under a name of its own: the store's tables put the spec's fields
@@ -626,7 +623,7 @@ def stall_summary(err: TrainingStalled, lr: float, task: str) -> dict:
                        train_error_last=round(100 * (1 - last["train_acc"]), 3))
     else:
         summary.update(train_loss_initial=first["train_loss"], train_loss_last=last["train_loss"])
-    saturated = sorted(k for k in last if k.startswith("saturated_"))
+    saturated = [k for k in last if k.startswith("saturated_")]
     if saturated:
         deepest = max(saturated, key=lambda k: int(k.split("_")[1]))
         summary["saturated_last_hidden"] = round(float(last[deepest]), 4)
@@ -648,6 +645,15 @@ def ended_early(table, task: str, units, before, schedule: dict) -> RunResult:
               "resumed": 0,
               "schedule": {"epochs_used": int(table.epoch.max()), **schedule}}
     return RunResult(table, record, None)
+
+
+def not_started_runs(table, arch: str, rule: str) -> int:
+    """How many stored (arch, rule) runs stalled at every first rate they may try (marked
+    not_started = 1 by stalled_result)."""
+    if not len(table) or "not_started" not in table:
+        return 0
+    rows = table[(table.arch == arch) & (table.rule == rule)]
+    return int(rows.groupby("run_key").not_started.max().fillna(0).sum())
 
 
 def stalled_result(err: TrainingStalled, task: str, units, before,
@@ -752,9 +758,9 @@ def results_table(table, cells):
         quantity = "test error (%)" if task == "classify" else "test reconstruction error"
         column = "test_error" if task == "classify" else "test_sse"
         stored_here = len(final) and column in final
-        here = final[(final.arch == arch) & (final.rule == rule)] if stored_here else final
-        values = here[column].dropna() if stored_here else []
-        stuck = int(here.not_started.fillna(0).sum()) if "not_started" in here else 0
+        values = final[(final.arch == arch) & (final.rule == rule)][column].dropna() \
+            if stored_here else []
+        stuck = not_started_runs(final, arch, rule)
         stored, total = planned.get((arch, rule), (0, 0))
         if total == 0:
             ours = "not in this profile"
@@ -991,7 +997,8 @@ def epochs_used(table, records: list[dict] | None = None):
         prov = record.get("provenance", {})
         stopped = prov.get("schedule", {}).get("stopped_by", "fixed schedule")
         rows.append({"arch": first.arch, "rule": first.rule, "repeat": int(first["repeat"]),
-                     "first rate": lr0, **counts, "epochs": int(run.epoch.max()), "stopped by": stopped,
+                     "first rate": lr0, **counts, "epochs": int(run.epoch.max()),
+                     "stopped by": stopped,
                      "wall time (min)": prov.get("wall_time_s", float("nan")) / 60})
     return pd.DataFrame(rows)
 
