@@ -186,6 +186,12 @@ def test_mnist_rows_use_the_protocol_runs_and_measured_costs(board, tmp_path):
     assert set(rows.runs.str.split("/").str[1]) == {str(lm.PAPER.repeats)}   # paper: 5 repeats
     # The 12-epoch runs are stored: named as a reading in the reason, never counted as runs.
     assert "12-epoch reading (not the protocol)" in rows.loc["lillicrap.mnist.h1000.fa", "reason"]
+    # An undecided row says whether more repeats could decide it or every planned one is in.
+    for key, row in rows[rows.status == registry.UNDECIDED].iterrows():
+        stored, planned = map(int, row.runs.split("/"))
+        expected = ("planned repeats stored: the gap to the printed value is within their spread"
+                    if stored == planned else f"{stored} of {planned} repeats stored")
+        assert expected in row.reason, (key, row.reason)
     empty = scoreboard.scoreboard(tmp_path).set_index("key")
     for a, r, _, _ in lm.PRINTED:
         row = empty.loc[f"lillicrap.mnist.{lm.SHORT[a]}.{r}"]

@@ -1100,7 +1100,9 @@ def _lillicrap_mnist_entries():
             status, test = above_printed(v, value)
             why = {DIFFERS: "hypothesis: a reading the text leaves open that the chapter's "
                             "one-repeat readings do not cover",
-                   UNDECIDED: f"{len(v)} of {planned} repeats stored"}.get(status, "")
+                   UNDECIDED: (f"{len(v)} of {planned} repeats stored" if len(v) < planned
+                               else f"all {planned} planned repeats stored: the gap to the "
+                                    "printed value is within their spread")}.get(status, "")
             stuck = lm.not_started_runs(sweep.table, arch, rule)
             if stuck:       # the protocol's outcome, said plainly: these networks never learned
                 why = (f"{stuck} of the {len(v)} runs did not start learning at any first rate "
