@@ -414,19 +414,20 @@ def test_figure5_runs_take_the_converged_runs_once_a_repeat_is_complete(smoke_st
 
 @needs_mnist
 def test_a_run_that_stalls_restarts_from_its_initialisation_at_a_tenth_of_the_rate():
-    """At a first rate of 0.1 the smoke net's tanh units saturate in epoch 1 and its training
-    error rises above its initial value: the rule restarts it at 0.01, where it learns; the
-    record lists the stalled attempt, and the measurements are the restart's."""
-    spec = {**smoke_spec("fa"), "lr": 0.1}
-    assert L.first_rates(spec) == [0.1, 0.01, 0.001]
+    """At a first rate of 1 the smoke net's tanh units saturate in epoch 1 and its training
+    error stays above its initial value until the first stage ends (epoch 2, patience 1):
+    the rule restarts it at 0.1, where it learns; the record lists the stalled attempt, and
+    the measurements are the restart's."""
+    spec = {**smoke_spec("fa"), "lr": 1.0}
+    assert L.first_rates(spec) == [1.0, 0.1, pytest.approx(0.01)]
     result = L.train_one(spec, RunContext(progress=False))
     schedule = result.record["schedule"]
-    assert schedule["first_rate"] == 0.01 and schedule["stopped_by"] == "plateau rule"
+    assert schedule["first_rate"] == 0.1 and schedule["stopped_by"] == "plateau rule"
     [stalled] = schedule["stalled_attempts"]
-    assert stalled["lr"] == 0.1 and stalled["epochs"] == spec["plateau_patience"]
+    assert stalled["lr"] == 1.0 and stalled["epochs"] == spec["plateau_patience"] + 1
     assert stalled["train_error_last"] >= stalled["train_error_initial"]
     table = result.measurements
-    assert table.rate.iloc[0] == 0.01 and table.train_error.min() < stalled["train_error_initial"]
+    assert table.rate.iloc[0] == 0.1 and table.train_error.min() < stalled["train_error_initial"]
 
 
 @needs_mnist
@@ -441,36 +442,81 @@ def test_a_run_that_stalls_at_every_allowed_rate_is_stored_as_not_started():
     assert L.first_rates({**spec, "schedule": "milestones"}) == [1e3]     # no stall rule there
 
 
+def test_an_autoencoder_has_started_only_once_it_beats_the_mean_image():
+    """The autoencoders' start reference is the mean training image's loss less BEAT_MARGIN
+    (float64, hand-checked on a 2-image set); classification keeps its initial value."""
+    x = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    # mean image (1, 2): each image is off by (1, 1), squared error 2, loss 1
+    assert L.mean_image_loss(x) == 1.0
+    ae = {**smoke_spec("fa"), "arch": "784-1000x5-784"}
+    assert L.start_reference(ae, x) == (1.0, 1.0 - L.BEAT_MARGIN)
+    assert L.start_reference(L.run_specs(L.PAPER)[0], x) == (None, 0.5)    # ADDED's value
+    assert L.start_reference(smoke_spec("fa"), x) == (None, 1.0)
+    rule = L.plateau_rule({**smoke_spec("fa"), "arch": "784-1000x5-784"}, start=(0.5, 0.99))
+    assert rule.monitor == "train_loss" and (rule.start_below, rule.start_fraction) == (0.5, 0.99)
+
+
+@needs_mnist
+def test_an_autoencoder_that_only_learns_the_mean_image_stalls_and_says_against_what():
+    """The narrow smoke autoencoder at a first rate of 1e3 saturates at once: every attempt
+    stalls against the mean-image reference, which the record keeps, layer by layer."""
+    spec = {**smoke_spec("bp"), "arch": "784-1000-500-10-500-1000-784", "lr": 1e3}
+    result = L.train_one(spec, RunContext(progress=False))
+    schedule = result.record["schedule"]
+    assert schedule["stopped_by"] == L.NOT_STARTED
+    below, fraction = L.start_reference(spec, L.run_data(
+        "autoencode", spec["input_scaling"], spec["n_train"], spec["n_test"])[0][0])
+    for attempt in schedule["stalled_attempts"]:
+        assert attempt["start"] == {"reference": round(below, 4), "fraction": fraction}
+        assert attempt["train_loss_last"] >= fraction * below
+        assert len(attempt["saturated_hidden"]) == 5
+
+
 def test_every_stored_plateau_run_started_at_its_first_rate_or_records_its_restarts():
-    """stalled_restarts joined the protocol after runs were stored, with the value in ADDED:
-    that is honest only if none of the runs stored before it stalled.  So every stored run
-    either beat its initial training error within the rule's patience at the spec's first
-    rate, or (trained since) records its stalled attempts, each a tenth of the one before,
-    and started its stored epochs at the rate after the last of them.  Nor do the profiles'
-    keys carry the field."""
+    """stalled_restarts and start_fraction joined the protocol after runs were stored, with
+    the values in ADDED: that is honest only if none of the runs stored before them would
+    have stalled.  So every stored run either beat its start threshold within its first
+    stage at the spec's first rate, or (trained since) records its stalled attempts, each a
+    tenth of the one before, and started its stored epochs at the rate after the last of
+    them.  Nor do the profiles' keys carry the fields.  "Started" is start_reference's: a
+    classifier's training error below start_fraction of its initial value, an autoencoder's
+    loss below the mean image's (its record keeps it), whatever the run's age."""
     from falign.store import ResultStore
     store = ResultStore(Path(__file__).resolve().parents[1] / "results", L.store_name("paper"))
     checked = restarted = 0
     for record, run in store.runs():
         spec = L.full_spec(record["spec"])
         schedule = record["provenance"].get("schedule", {})
-        if spec["schedule"] != "plateau" or L.task_of(spec["arch"]) != "classify" \
-                or schedule.get("stopped_by") == "divergence":
+        if spec["schedule"] != "plateau" or schedule.get("stopped_by") == "divergence":
             continue
         run = run.sort_values("epoch")
-        error = 1.0 - run.train_acc
         stalled = schedule.get("stalled_attempts", [])
+        if L.task_of(spec["arch"]) == "autoencode":
+            # every attempt against the same mean image, at the margin of the rule
+            starts = {(a["start"]["reference"], a["start"]["fraction"]) for a in stalled}
+            if schedule["stopped_by"] != L.NOT_STARTED:
+                starts.add((schedule["start"]["reference"], schedule["start"]["fraction"]))
+            assert len(starts) == 1, record["key"]
+            reference, fraction = starts.pop()
+            assert fraction == 1.0 - L.BEAT_MARGIN
+            value = run.train_loss
+        else:
+            # runs stored before start_fraction record no start: it holds for them too
+            value = 1.0 - run.train_acc
+            reference, fraction = value.iloc[0], spec["start_fraction"]
         rates = L.first_rates(spec)
         assert [a["lr"] for a in stalled] == rates[:len(stalled)], record["key"]
         if schedule["stopped_by"] != L.NOT_STARTED:
             assert run.rate.iloc[0] == pytest.approx(rates[len(stalled)])
-            assert (error.iloc[1:spec["plateau_patience"] + 1] < error.iloc[0]).any(), \
-                record["key"]
+            # started within the first stage (the epochs at the first rate)
+            stage1 = (run.epoch > 0) & ((run.rate / run.rate.iloc[0] - 1).abs() < 1e-9)
+            assert (value[stage1] < fraction * reference).any(), record["key"]
         restarted += bool(stalled)
         checked += 1
     assert checked - restarted >= 20          # the runs stored before the field, all started
     for profile in ("paper", "quick", "readings"):
-        assert not any("stalled_restarts" in s for s in L.run_specs(L.PROFILES[profile]))
+        assert not any("stalled_restarts" in s or "start_fraction" in s
+                       for s in L.run_specs(L.PROFILES[profile]))
 
 
 def test_the_results_table_counts_runs_that_did_not_start_apart():
@@ -512,3 +558,65 @@ def test_saturation_by_layer_averages_each_layer_at_the_last_epoch_only():
         [0.2, 0.3, 0.7])
     bp = out.loc[("784-1000-10", "bp")]
     assert bp.runs == 1 and bp["layer 1"] == 0.05 and np.isnan(bp["layer 2"])
+
+
+def test_autoencoder_baselines_are_the_hand_computed_errors_of_three_trivial_codes():
+    """Images on a 10-dimensional affine subspace: the 10-component code reconstructs the test
+    images exactly; the mean image and the blank image leave their hand-computed errors."""
+    gen = torch.Generator().manual_seed(0)
+    basis = torch.randn(10, 30, generator=gen, dtype=torch.float64)
+    offset = torch.rand(30, generator=gen, dtype=torch.float64)
+    x = torch.randn(200, 10, generator=gen, dtype=torch.float64) @ basis + offset
+    xt = torch.randn(50, 10, generator=gen, dtype=torch.float64) @ basis + offset
+    got = L.baseline_errors(x, xt)
+    assert got[L.PCA10] < 1e-18
+    assert got[L.MEAN_IMAGE] == pytest.approx(float(((xt - x.mean(0)) ** 2).sum(1).mean()),
+                                               rel=1e-12)
+    assert got[L.BLANK] == pytest.approx(float(((xt + 0.9) ** 2).sum(1).mean()), rel=1e-12)
+
+
+def test_a_code_counts_as_beaten_only_by_every_run_and_by_the_margin():
+    base = {L.BLANK: 289.5, L.MEAN_IMAGE: 171.4, L.PCA10: 86.6}
+    assert L.below_baseline([367.0, 351.0], base) == "none"          # worse than blank
+    assert L.below_baseline([171.37], base) == L.BLANK                 # the mean image itself
+    assert L.below_baseline([150.0, 120.0], base) == L.MEAN_IMAGE
+    assert L.below_baseline([150.0, 200.0], base) == L.BLANK        # one run above the mean
+    assert L.below_baseline([30.2], base) == L.PCA10
+    assert L.below_baseline([], base) == "none"
+
+
+def test_autoencoder_codes_reads_each_runs_last_epoch_and_its_narrowest_layer():
+    import pandas as pd
+    narrow, wide = "784-1000-500-10-500-1000-784", "784-1000x5-784"
+    rows = []
+    for key, arch, rule, sse, sat, stuck in (("a", narrow, "bp", (600.0, 120.0), 0.4, 0),
+                                             ("b", wide, "fa", (600.0, 400.0), 0.9, 1),
+                                             ("c", "784-1000-10", "fa", (5.0, 2.0), 0.1, 0)):
+        for epoch, value in enumerate(sse):
+            rows.append({"run_key": key, "arch": arch, "rule": rule, "repeat": 0,
+                         "epoch": epoch, "rate": 1e-4, "test_sse": value, "not_started": stuck,
+                         **{f"saturated_{i}": (sat if epoch else 0.0) * i / 3
+                            for i in range(1, 6)}})
+    base = {L.BLANK: 289.5, L.MEAN_IMAGE: 171.4, L.PCA10: 86.6}
+    out = L.autoencoder_codes(pd.DataFrame(rows), base)
+    assert list(out.arch) == [narrow, wide]                 # classification left out, text order
+    bp, fa = out.iloc[0], out.iloc[1]
+    assert bp["test reconstruction error"] == 120.0 and bp["best trivial code beaten"] == L.MEAN_IMAGE
+    assert bp["narrowest layer"] == "3 (10 units)" and bp["saturated there"] == pytest.approx(0.4)
+    assert bp.outcome == "trained" and fa.outcome == L.NOT_STARTED
+    assert fa["best trivial code beaten"] == "none" and fa["narrowest layer"] == "1 (1000 units)"
+    assert fa["saturated there"] == pytest.approx(0.3)
+
+
+def test_start_ratios_take_the_best_of_the_first_patience_epochs_over_the_initial_error():
+    import pandas as pd
+    rows = []
+    for key, accs, extra in (("a", (0.1, 0.55, 0.82, 0.9, 0.95), {}),   # epochs 1-3: 0.1 / 0.9
+                             ("b", (0.1, 0.2, 0.2, 0.2, 0.2), {"not_started": 1.0}),
+                             ("c", (0.1, 0.5, 0.6, 0.7, 0.99), {"schedule": "milestones"})):
+        for epoch, acc in enumerate(accs):
+            rows.append({"run_key": key, "arch": "784-1000-10", "epoch": epoch, "train_acc": acc,
+                         "plateau_patience": 3, "schedule": "plateau", "not_started": None,
+                         **extra})
+    ratios = L.start_ratios(pd.DataFrame(rows))
+    assert list(ratios.index) == ["a"] and ratios["a"] == pytest.approx(0.1 / 0.9, rel=1e-12)

@@ -117,10 +117,11 @@ def test_a_bare_layer_converts_to_its_feedback_copy():
     assert not torch.allclose(x.grad, torch.ones(4, 3) @ layer.weight.detach())
 
 
-def test_a_plateau_run_with_no_progress_in_its_first_patience_epochs_raises_stalled():
-    """PlateauRule presupposes progress: at lr 1e-12 nothing moves, so after `patience` epochs
-    the training error still equals its initial value and TrainingStalled carries the
-    patience + 1 measured rows; at a working rate the same run trains through its stages."""
+def test_a_plateau_run_with_no_progress_in_its_first_stage_raises_stalled():
+    """PlateauRule presupposes progress: at lr 1e-12 nothing moves, so the first stage ends
+    after patience + 1 epochs (the first sets the best, `patience` more fail to beat it) with
+    the training error still at its initial value, and TrainingStalled carries every measured
+    row; at a working rate the same run trains through its stages."""
     from falign.training import PlateauRule, TrainingStalled
     g = torch.Generator().manual_seed(0)
     x = torch.randn(64, 5, generator=g)
@@ -129,8 +130,26 @@ def test_a_plateau_run_with_no_progress_in_its_first_patience_epochs_raises_stal
     model = two_layer_mlp(5, 8, 2, seed=0)
     with pytest.raises(TrainingStalled, match="has not started learning") as caught:
         train(model, (x, y), None, TrainConfig(epochs=50, lr=1e-12, plateau=rule, progress=False))
-    assert caught.value.epoch == 2 and len(caught.value.rows) == 3
+    assert caught.value.epoch == 3 and len(caught.value.rows) == 4
     assert {r["train_acc"] for r in caught.value.rows} == {caught.value.rows[0]["train_acc"]}
     table = train(model, (x, y), None, TrainConfig(epochs=50, lr=0.5, plateau=rule,
                                                    progress=False))
     assert table.train_acc.iloc[-1] > table.train_acc.iloc[0]
+
+
+def test_a_plateau_run_must_fall_below_start_below_where_the_rule_sets_one():
+    """A run that learns at lr 0.5 passes the default start check (below its initial error)
+    but stalls when the rule asks it to fall below an error it cannot reach (start_below = 0,
+    no error below zero), and the message names that reference."""
+    from falign.training import PlateauRule, TrainingStalled
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 5, generator=g)
+    y = (x[:, 0] > 0).long()
+    config = dict(epochs=50, lr=0.5, progress=False)
+    learns = train(two_layer_mlp(5, 8, 2, seed=0), (x, y), None,
+                   TrainConfig(**config, plateau=PlateauRule(margin=0.05, patience=2, stages=2)))
+    assert 1 - learns.train_acc.iloc[1:3].max() < 1 - learns.train_acc.iloc[0]
+    strict = PlateauRule(margin=0.05, patience=2, stages=2, start_below=0.0)
+    with pytest.raises(TrainingStalled, match="below the reference 0 in the first stage") as caught:
+        train(two_layer_mlp(5, 8, 2, seed=0), (x, y), None, TrainConfig(**config, plateau=strict))
+    assert caught.value.epoch == len(caught.value.rows) - 1 >= 3

@@ -35,9 +35,10 @@ class TrainingDiverged(RuntimeError):
 
 
 class TrainingStalled(RuntimeError):
-    """A plateau-rule run that never started learning: in none of its first `patience` epochs
-    did the monitored value fall below its value at initialisation, so there
-    was no progress for the rule to see slow down.  `epoch` is the last epoch measured and
+    """A plateau-rule run that never started learning: its first stage ended (the rule saw no
+    progress for `patience` epochs) without the monitored value ever falling below the rule's
+    start threshold (PlateauRule), so the progress the rule presumes never came.  `epoch` is
+    the last epoch measured and
     `rows` every measurement so far, so that a caller can retry or store the outcome."""
 
     def __init__(self, message: str, epoch: int, rows: list):
@@ -53,15 +54,26 @@ class PlateauRule:
     its best value so far for `patience` epochs in a row; the rate is then multiplied by the
     config's gamma.  Training ends when the last of `stages` stages ends, or at the config's
     `epochs`, which is then a cap.  monitor: train_error (1 - accuracy) or train_loss.
-    The rule presupposes progress: a run whose value has not fallen below its value at
-    initialisation in any of its first `patience` epochs raises TrainingStalled instead of
-    passing through its stages at a standstill."""
+    The rule presupposes progress: a run whose first stage ends without its value ever
+    falling below start_fraction times a reference (`start_below`, or where None its value at
+    initialisation) raises TrainingStalled instead of passing through its stages at a
+    standstill.  Judged at the end of the first stage, so that a run that sits on a plateau
+    for a while and then leaves it (an autoencoder at the mean image) is not cut short.
+    start_fraction < 1 asks for more than any fall (a run whose units saturate in its first
+    epoch can freeze a little below its start); start_below suits a task whose
+    initial value is far above what a network that learns nothing reaches (an autoencoder's
+    loss at initialisation against that of the mean image)."""
     margin: float
     patience: int
     stages: int = 3
     monitor: str = "train_error"
+    start_below: float | None = None
+    start_fraction: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.start_fraction <= 1.0:
+            raise ValueError(f"invalid PlateauRule {self}: start_fraction must be in (0, 1] (a "
+                             "fraction of the start reference)")
         if not (0.0 <= self.margin < 1.0) or self.patience < 1 or self.stages < 1:
             raise ValueError(f"invalid PlateauRule {self}: margin must be in [0, 1) (a "
                              "fraction of the best value), patience and stages at least 1")
@@ -386,10 +398,11 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
                     break
             if plateau is not None:
                 value = _monitored(rows[-1], config.plateau)
-                if epoch + 1 == config.plateau.patience and plateau.stage == 0:
+                first_stage = plateau.stage == 0
+                ended = plateau.update(value, config.plateau)
+                if ended and first_stage:
                     _check_started(rows, config.plateau, name, lr)
-                if plateau.update(value, config.plateau) and \
-                        plateau.stage >= config.plateau.stages:
+                if ended and plateau.stage >= config.plateau.stages:
                     break                               # the last stage has levelled off
             if checkpoint is not None and epoch + 1 < config.epochs:
                 now = time.monotonic()
@@ -412,16 +425,21 @@ def _monitored(row: dict, rule: PlateauRule) -> float:
 
 
 def _check_started(rows: list[dict], rule: PlateauRule, name: str, lr: float) -> None:
-    """Raise TrainingStalled when none of the first `patience` epochs fell below the value at
-    initialisation (rows[0]); see PlateauRule."""
-    initial = _monitored(rows[0], rule)
-    values = [_monitored(r, rule) for r in rows[1:rule.patience + 1]]
-    if all(v >= initial for v in values):
+    """At the end of the first stage (rows: every epoch so far, all of it at the first rate),
+    raise TrainingStalled when no epoch fell below the rule's start_fraction times its
+    start_below, or without one the value at initialisation (rows[0]); see PlateauRule."""
+    reference = _monitored(rows[0], rule) if rule.start_below is None else rule.start_below
+    what = "its initial" if rule.start_below is None else "the reference"
+    if rule.start_fraction < 1.0:
+        what = f"{rule.start_fraction:g} x {what} value"
+    threshold = rule.start_fraction * reference
+    values = [_monitored(r, rule) for r in rows[1:]]
+    if all(v >= threshold for v in values):
         raise TrainingStalled(
-            f"{name}: the {rule.monitor} did not fall below its initial {initial:.4g} in the "
-            f"first {rule.patience} epochs at lr {lr:g} (it read "
+            f"{name}: the {rule.monitor} did not fall below {what} {reference:.4g} in the "
+            f"first stage ({len(values)} epochs at lr {lr:g}; it read "
             f"{', '.join(f'{v:.4g}' for v in values)}): the run has not started learning; a "
-            "smaller first rate is the usual remedy", epoch=rule.patience, rows=rows)
+            "smaller first rate is the usual remedy", epoch=len(values), rows=rows)
 
 
 def _eval(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int,

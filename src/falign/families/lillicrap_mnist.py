@@ -81,13 +81,19 @@ class LillicrapMNISTProtocol:
     plateau_margin: float | None = 0.05
     plateau_patience: int | None = 3
     plateau_stages: int = 3             # lr, lr/10, lr/100 (the text: three rates)
-    # A run the rule sees make no progress in its first plateau_patience epochs (training
-    # error never below its value at initialisation: the tanh units saturate
-    # at once and pass no error on) restarts from the same initialisation at a tenth of its
-    # first rate, at most this many times: the text's "trial and error", written as a rule
-    # that reads the training error only.  Every stored run before the field started learning
-    # at its first rate (tested), so the field's value is theirs.
+    # A run whose first stage ends without progress restarts from the same initialisation at
+    # a tenth of its first rate, at most stalled_restarts times: the text's "trial and
+    # error", written as a rule that reads the training data only.  No progress: a
+    # classifier's training error never below start_fraction x its value at initialisation
+    # (chance), an autoencoder's loss never 1% below the mean image's (start_reference); the
+    # usual cause is tanh units that saturate at once and pass no error on.  Judged when the
+    # first stage ends, not after a fixed number of epochs: an autoencoder can sit at the
+    # mean image for a few epochs before it leaves it.  Every run stored before these fields met both at its first rate (tested), so
+    # the fields' values are theirs.  start_fraction 0.5: every stored run that went on to fit
+    # its training set was below 0.11 of its initial error by then; a deep FA net whose units
+    # saturated in its first epoch froze at 0.89 of it, which a mere fall below accepted.
     stalled_restarts: int = 2
+    start_fraction: float = 0.5
     epochs: int = 300                   # plateau: a cap the runs are not meant to reach (the
                                         # chapter counts any that do); milestones: the length
     milestones: tuple = ()              # milestones only: epochs after which lr drops
@@ -132,7 +138,7 @@ class LillicrapMNISTProtocol:
 # Fields added after the first runs were stored, with the value those runs used: a spec holds
 # them (and its key changes) only where they differ, so the stored 12-epoch runs keep their keys.
 ADDED = {"schedule": "milestones", "plateau_margin": None, "plateau_patience": None,
-         "plateau_stages": 3, "stalled_restarts": 2}
+         "plateau_stages": 3, "stalled_restarts": 2, "start_fraction": 0.5}
 ONE_HIDDEN = (("784-1000-10", ("fa", "bp", "shallow")),)
 
 # The text's example rates, 1e-2 -> 1e-3 -> 1e-4: the book's protocol until its first step
@@ -243,9 +249,10 @@ PROFILES = {
     # The readings that could separate FA from the printed 2.1% (ITEM5_READINGS), one repeat.
     "readings": replace(PAPER, nets=ONE_HIDDEN, repeats=1),
     # Seconds: 300 + 200 images, hidden widths / 10, the rule with a 20% margin and patience
-    # 1 (so that all three stages pass in a few epochs), capped at 20 epochs.
+    # 1 (so that all three stages pass in a few epochs), capped at 20 epochs; started once
+    # below the initial error (one epoch of 300 images need not halve it).
     "smoke": replace(PAPER, repeats=1, epochs=20, plateau_margin=0.2, plateau_patience=1,
-                     width_scale=0.1, n_train=300, n_test=200),
+                     width_scale=0.1, n_train=300, n_test=200, start_fraction=1.0),
 }
 
 
@@ -279,8 +286,10 @@ def schedule_text(protocol: LillicrapMNISTProtocol) -> str:
     return (f"lr {protocol.lr:g}, dropped tenfold when the epoch's training error has not fallen "
             f"below {1 - protocol.plateau_margin:g} x its best for {protocol.plateau_patience} "
             f"epochs in a row, {protocol.plateau_stages} stages, at most {protocol.epochs} epochs; "
-            f"a run with no progress in its first {protocol.plateau_patience} epochs restarts "
-            f"at a tenth of its first rate, at most {protocol.stalled_restarts} times")
+            f"a run whose first stage ends without its training error below "
+            f"{protocol.start_fraction:g} x its initial value (autoencoders: loss 1% below the "
+            f"mean image's) restarts at a tenth of its first rate, at most "
+            f"{protocol.stalled_restarts} times")
 
 
 def describe(protocol: LillicrapMNISTProtocol) -> dict:
@@ -401,6 +410,46 @@ def to_pm09(x: torch.Tensor) -> torch.Tensor:
     return x / 255.0 * 1.8 - 0.9
 
 
+# The trivial reconstructions an autoencoder must beat to have learned a code at all.
+BLANK, MEAN_IMAGE, PCA10 = ("blank image (every pixel -0.9)", "mean training image",
+                            "10 principal components")
+
+
+def reconstruction_baselines(data_root=None) -> dict[str, float]:
+    """Test reconstruction errors (summed over the 784 pixels, mean over the 10000 test images,
+    images in [-0.9, 0.9], the unit of test_sse) of three codes that need no training beyond
+    the training set's statistics: every pixel at the background value -0.9, the mean training
+    image, and the projection on the training images' top 10 principal components (the best
+    linear code of the bottleneck's size).  Float64 throughout, so the digits do not depend
+    on the CPU."""
+    return baseline_errors(to_pm09(mnist(data_root, train=True).x.double()),
+                           to_pm09(mnist(data_root, train=False).x.double()))
+
+
+def baseline_errors(x: torch.Tensor, xt: torch.Tensor) -> dict[str, float]:
+    """reconstruction_baselines on any images (rows) x (training) and xt (test)."""
+    x, xt = x.double(), xt.double()
+    mean = x.mean(0)
+    centred = x - mean
+    _, vectors = torch.linalg.eigh(centred.T @ centred)        # ascending eigenvalues
+    top = vectors[:, -10:]
+    codes = {BLANK: torch.full_like(xt, -0.9), MEAN_IMAGE: mean.expand_as(xt),
+             PCA10: (xt - mean) @ top @ top.T + mean}
+    return {name: float(((xt - rec) ** 2).sum(1).mean()) for name, rec in codes.items()}
+
+
+BEAT_MARGIN = 0.01        # a code is beaten only by an error at least 1% below it
+
+
+def below_baseline(values, baselines: dict[str, float]) -> str:
+    """The best trivial code of `baselines` that every final test reconstruction error in
+    `values` beats by BEAT_MARGIN, or 'none' (the runs learned no code beyond them)."""
+    v = np.asarray(values, dtype=np.float64)
+    beaten = [name for name, b in sorted(baselines.items(), key=lambda kv: kv[1])
+              if len(v) and (v < (1.0 - BEAT_MARGIN) * b).all()]
+    return beaten[0] if beaten else "none"
+
+
 @functools.lru_cache(maxsize=4)
 def run_data(task: str, input_scaling: str, n_train: int | None, n_test: int | None,
              data_root=None):
@@ -452,27 +501,50 @@ def full_spec(spec: dict) -> dict:
     return {**ADDED, **spec}
 
 
-def plateau_rule(spec: dict) -> PlateauRule | None:
+def plateau_rule(spec: dict, start: tuple[float | None, float] = (None, 1.0)
+                 ) -> PlateauRule | None:
     """The spec's plateau rule (None for a milestones schedule): the training error monitored
-    for classification, the training loss (half the reconstruction error) for autoencoders."""
+    for classification, the training loss (half the reconstruction error) for autoencoders.
+    start: (start_below, start_fraction) of PlateauRule, what a run must beat to have started
+    learning (start_reference)."""
     spec = full_spec(spec)
     if spec["schedule"] != "plateau":
         return None
     monitor = "train_error" if task_of(spec["arch"]) == "classify" else "train_loss"
     return PlateauRule(margin=spec["plateau_margin"], patience=spec["plateau_patience"],
-                       stages=spec["plateau_stages"], monitor=monitor)
+                       stages=spec["plateau_stages"], monitor=monitor, start_below=start[0],
+                       start_fraction=start[1])
 
 
-def train_config(spec: dict, device: str, progress: bool | None,
-                 lr: float | None = None) -> TrainConfig:
-    """The spec's optimisation settings; `lr` replaces its first rate (a restart)."""
+def mean_image_loss(x: torch.Tensor) -> float:
+    """The autoencoders' training loss (1/2 the squared error summed over pixels, mean over
+    images) of the best constant output, the mean of the images x; float64."""
+    x = x.double()
+    return float(0.5 * ((x - x.mean(0)) ** 2).sum(1).mean())
+
+
+def start_reference(spec: dict, train_x: torch.Tensor) -> tuple[float | None, float]:
+    """What a run must beat to have started learning, as (start_below, start_fraction) of
+    PlateauRule: a classifier, the spec's start_fraction of its own error at initialisation;
+    an autoencoder, the mean training image's loss less BEAT_MARGIN, since from random
+    weights its loss falls far below its initial value by merely outputting a constant
+    image, which is no code."""
+    if task_of(spec["arch"]) == "classify":
+        return None, full_spec(spec)["start_fraction"]
+    return mean_image_loss(train_x), 1.0 - BEAT_MARGIN
+
+
+def train_config(spec: dict, device: str, progress: bool | None, lr: float | None = None,
+                 start: tuple[float | None, float] = (None, 1.0)) -> TrainConfig:
+    """The spec's optimisation settings; `lr` replaces its first rate (a restart); `start`
+    goes to the plateau rule."""
     return TrainConfig(epochs=spec["epochs"], lr=spec["lr"] if lr is None else lr,
                        momentum=spec["momentum"],
                        weight_decay=spec["weight_decay"], milestones=tuple(spec["milestones"]),
                        gamma=spec["gamma"], batch_size=spec["batch_size"],
                        train_metrics="running", loss_reduction=spec["loss_reduction"],
                        data_seed=spec["data_seed"], device=device, progress=progress,
-                       plateau=plateau_rule(spec))
+                       plateau=plateau_rule(spec, start))
 
 
 def first_rates(spec: dict) -> list[float]:
@@ -518,7 +590,7 @@ def saturated_fractions(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
 
 
 def saturation_by_layer(table):
-    """Per (arch, rule) of the classification nets: the saturated fraction (|h| >
+    """Per (arch, rule) of every net: the saturated fraction (|h| >
     SATURATION_LEVEL) of each hidden layer after the last epoch, mean over the stored runs that
     measured it, and how many runs that is, in the text's order of nets and rules.  Layers are
     numbered from the input side; a net with fewer hidden layers has NaN beyond its last."""
@@ -527,7 +599,6 @@ def saturation_by_layer(table):
     if not columns:
         return pd.DataFrame(columns=["arch", "rule", "runs"])
     measured = table.dropna(subset=["saturated_1"])
-    measured = measured[measured.arch.map(task_of) == "classify"]
     final = final_rows(measured) if len(measured) else measured
     out = final.groupby(["arch", "rule"], sort=False)[columns].mean()
     out.insert(0, "runs", final.groupby(["arch", "rule"], sort=False).size())
@@ -535,6 +606,37 @@ def saturation_by_layer(table):
                      if c.startswith("saturated_") else c).reset_index()
     nets = [a for a, _ in PAPER_NETS]                   # the text's order, then FA, BP, shallow
     order = out.arch.map(nets.index) * len(RULES) + out.rule.map(RULES.index)
+    return out.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+
+
+def autoencoder_codes(table, baselines: dict[str, float]):
+    """One row per stored autoencoder run: its first rate, outcome (trained under the rule, or
+    NOT_STARTED: the last stalled attempt's epochs), final test reconstruction error,
+    the best trivial code of `baselines` it beats (below_baseline; 'none': no code learned)
+    and the saturated fraction of its narrowest hidden layer after the last epoch (the
+    10-unit bottleneck of the narrow net; for equal widths the first such layer)."""
+    columns = ["arch", "rule", "repeat", "first rate", "outcome", "test reconstruction error",
+               "best trivial code beaten", "narrowest layer", "saturated there"]
+    runs = table[table.arch.map(task_of) == "autoencode"] if len(table) else table
+    if not len(runs):
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for _, run in runs[runs.epoch > 0].groupby("run_key", sort=False):
+        last = run.loc[run.epoch.idxmax()]
+        hidden = layer_sizes(last.arch)[1:-1]
+        narrow = hidden.index(min(hidden)) + 1                    # layers counted from 1
+        rows.append({"arch": last.arch, "rule": last.rule, "repeat": int(last["repeat"]),
+                     "first rate": float(run.rate.max()) if "rate" in run else float("nan"),
+                     "outcome": NOT_STARTED if "not_started" in run and
+                     run.not_started.max() == 1 else "trained",
+                     "test reconstruction error": float(last.test_sse),
+                     "best trivial code beaten": below_baseline([last.test_sse], baselines),
+                     "narrowest layer": f"{narrow} ({hidden[narrow - 1]} units)",
+                     "saturated there": float(last.get(f"saturated_{narrow}", float("nan")))})
+    out = pd.DataFrame(rows, columns=columns)
+    nets = [a for a, _ in PAPER_NETS]
+    order = (out.arch.map(nets.index) * len(RULES) + out.rule.map(RULES.index)) * 100 \
+        + out["repeat"]
     return out.iloc[order.argsort(kind="stable")].reset_index(drop=True)
 
 
@@ -560,6 +662,7 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
     units = rf_units(spec)
     stalled: list[dict] = []
     rates = first_rates(spec)
+    start = start_reference(spec, train_data[0])
     for attempt, lr in enumerate(rates):
         model = build_model(spec)
         before = receptive_fields(model, units)
@@ -568,7 +671,8 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
         checkpoint = attempt_checkpoint(ctx, spec, attempt)
         try:
             table = train(model, train_data, test_data,
-                          train_config(spec, ctx.device, ctx.progress, lr=lr),
+                          train_config(spec, ctx.device, ctx.progress, lr=lr,
+                                       start=start),
                           measure=lambda m, _ref: {**layer_measurements(m),
                                                    **saturated_fractions(m, sample)},
                           loss_fn=squared_error(spec["target"]),
@@ -580,7 +684,7 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
             # so that the queue goes on and the chapter can say so.
             return diverged_result(err, task, units, before)
         except TrainingStalled as err:
-            stalled.append(stall_summary(err, lr, task))
+            stalled.append(stall_summary(err, lr, task, start))
             remove_checkpoint(checkpoint)
             if attempt + 1 < len(rates):
                 continue
@@ -601,6 +705,8 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
     else:
         stopped = "fixed schedule"
     schedule = {"epochs_used": last, "stopped_by": stopped}
+    if "plateau_converged" in table.attrs:          # what counted as having started
+        schedule["start"] = start_record(start)
     if stalled:
         schedule.update(first_rate=lr, stalled_attempts=stalled)
     record = {"receptive_fields": {"units": units, "shape": list(before.shape), "dtype": "float16",
@@ -612,10 +718,39 @@ def train_one(spec: dict, ctx: RunContext) -> RunResult:
     return RunResult(table, record, table.attrs.get("wall_time_s"))
 
 
-def stall_summary(err: TrainingStalled, lr: float, task: str) -> dict:
+def start_ratios(table):
+    """Per stored classification run under the plateau rule that was not stopped by a stall
+    or divergence: the lowest training error of its first plateau_patience epochs as a
+    fraction of its error at initialisation (what start_fraction is compared with).  A
+    Series indexed by run_key."""
+    if not len(table):
+        return pd.Series(dtype=float)
+    runs = table[(table.arch.map(task_of) == "classify") & (table.schedule == "plateau")]
+    if "not_started" in runs:
+        runs = runs[runs.not_started.isna()]
+    if "diverged_epoch" in runs:
+        runs = runs[runs.diverged_epoch.isna()]
+    out = {}
+    for key, run in runs.sort_values("epoch").groupby("run_key"):
+        error = 1.0 - run.train_acc.to_numpy(np.float64)
+        patience = int(run.plateau_patience.iloc[0])
+        out[key] = float(error[1:patience + 1].min() / error[0])
+    return pd.Series(out, dtype=float)
+
+
+def start_record(start: tuple[float | None, float]) -> dict:
+    """start_reference's (start_below, start_fraction) as a run's record keeps it."""
+    below, fraction = start
+    return {"reference": "initial value" if below is None else round(below, 4),
+            "fraction": fraction}
+
+
+def stall_summary(err: TrainingStalled, lr: float, task: str,
+                  start: tuple[float | None, float] = (None, 1.0)) -> dict:
     """What the record keeps of a stalled attempt: its first rate, epochs, the monitored
-    training quantity at initialisation and at the end, and the last hidden layer's
-    saturated share (the usual cause: units pinned at +-1 pass no error on)."""
+    training quantity at initialisation and at the end (and the reference it had to beat,
+    where not the initial value), the last hidden layer's saturated share (the usual cause:
+    units pinned at +-1 pass no error on) and every hidden layer's."""
     first, last = err.rows[0], err.rows[-1]
     summary = {"lr": lr, "epochs": int(err.epoch)}
     if task == "classify":
@@ -623,10 +758,12 @@ def stall_summary(err: TrainingStalled, lr: float, task: str) -> dict:
                        train_error_last=round(100 * (1 - last["train_acc"]), 3))
     else:
         summary.update(train_loss_initial=first["train_loss"], train_loss_last=last["train_loss"])
-    saturated = [k for k in last if k.startswith("saturated_")]
+    summary["start"] = start_record(start)
+    saturated = sorted((k for k in last if k.startswith("saturated_")),
+                       key=lambda k: int(k.split("_")[1]))
     if saturated:
-        deepest = max(saturated, key=lambda k: int(k.split("_")[1]))
-        summary["saturated_last_hidden"] = round(float(last[deepest]), 4)
+        summary["saturated_last_hidden"] = round(float(last[saturated[-1]]), 4)
+        summary["saturated_hidden"] = [round(float(last[k]), 4) for k in saturated]
     return summary
 
 
