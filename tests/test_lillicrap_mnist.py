@@ -620,3 +620,14 @@ def test_start_ratios_take_the_best_of_the_first_patience_epochs_over_the_initia
                          **extra})
     ratios = L.start_ratios(pd.DataFrame(rows))
     assert list(ratios.index) == ["a"] and ratios["a"] == pytest.approx(0.1 / 0.9, rel=1e-12)
+
+
+def test_autoencoder_errors_meet_printed_values_in_the_printed_unit():
+    """Ours are summed over pixels in [-0.9, 0.9]; the printed unit is read as pixels in
+    [0, 1]: a range 1.8 times narrower, so squared errors 1.8^2 = 3.24 times smaller."""
+    import pandas as pd
+    table = pd.DataFrame({"run_key": ["a"], "epoch": [1], "rate": [1e-4], "test_sse": [97.2]})
+    out = L.with_rates(table, store=None)
+    assert out.test_sse_printed_unit.iloc[0] == pytest.approx(30.0, rel=1e-12)
+    assert L.compared_column("784-1000-500-10-500-1000-784") == "test_sse_printed_unit"
+    assert L.compared_column("784-1000x10-10") == "test_error"
