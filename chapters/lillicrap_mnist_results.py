@@ -423,8 +423,8 @@ if len(sat):
 
 # %% [markdown]
 # The same fraction after the last epoch in every hidden layer (1 = input side) of every
-# classification net with stored runs, mean over the runs. A measurement, not a test: the
-# deeper nets have two runs per rule at most, too few to order the rules.
+# net with stored runs, the autoencoders included, mean over the runs. A measurement, not a
+# test: the deeper nets have two runs per rule at most, too few to order the rules.
 
 # %%
 layers = lm.saturation_by_layer(sweep.table)
