@@ -197,3 +197,15 @@ def test_the_answer_box_goes_below_an_italic_subtitle():
     assert nb.cells[0].source == "# Short\n\n*The long title.*"
     assert nb.cells[1].get("id") == notebooks.ANSWER_ID
     assert notebooks.source_cells(nb) == before
+
+
+def test_the_rerun_box_names_every_chapter_that_loads_the_family():
+    """A chapter that imports its family's module (not only one naming it in quotes) is a page
+    to re-render after training, and a family whose name extends another's is not confused
+    with it."""
+    from falign.chapters import chapters_reading
+    assert {"lillicrap_mnist_results", "lillicrap_fig5_receptive_fields"} <= set(
+        chapters_reading("lillicrap_mnist"))
+    assert "lechner_tables1_2_binary" in chapters_reading("lechner_mdfa")
+    assert chapters_reading("noisy_mnist_confirm") == ["readings_ablation"]
+    assert "readings_ablation" in chapters_reading("noisy_mnist")

@@ -257,10 +257,15 @@ def rerun_costs(family: str, results: str | Path, profiles=None) -> pd.DataFrame
 
 
 def chapters_reading(family: str) -> list[str]:
-    """The chapters whose source names `family` (the pages to re-render after training)."""
+    """The chapters whose source loads `family`, by its name in quotes or by importing its
+    module (the pages to re-render after training)."""
+    import re
+
     from .notebooks import CHAPTERS
 
-    return sorted(p.stem for p in CHAPTERS.glob("*.py") if f'"{family}"' in p.read_text())
+    loads = re.compile(rf'"{re.escape(family)}"|families import [\w, ]*\b{re.escape(family)}\b'
+                       rf'|families\.{re.escape(family)}\b')
+    return sorted(p.stem for p in CHAPTERS.glob("*.py") if loads.search(p.read_text()))
 
 
 def rerun_box(sweep: SweepResults, profiles=None):
