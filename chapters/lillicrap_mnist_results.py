@@ -443,7 +443,11 @@ layers.assign(rule=layers.rule.map(LABELS)).set_index(["arch", "rule"]).round(3)
 # best linear code with as many numbers as the narrow net's bottleneck.
 
 # %%
-baselines = lm.reconstruction_baselines(data_root)
+import os
+
+# The data root: the parameter, else $FALIGN_DATA, else the book's data/ beside chapters/.
+mnist_root = data_root or os.environ.get("FALIGN_DATA") or "../data"
+baselines = lm.reconstruction_baselines(mnist_root)
 for name, key in ((lm.BLANK, "sse_blank"), (lm.MEAN_IMAGE, "sse_mean"), (lm.PCA10, "sse_pca10")):
     glue(key, baselines[name])
 codes = lm.autoencoder_codes(sweep.table, baselines)
@@ -610,16 +614,12 @@ print(f"units: {units} (printed 3174); local weights: {units * 36}; "
 # :::
 
 # %% tags=["solution", "hide-cell"]
-import os
-
 import torch
 
 from falign.data import mnist
 
-# The data root: the parameter, else $FALIGN_DATA, else the book's data/ beside chapters/.
-root = data_root or os.environ.get("FALIGN_DATA") or "../data"
-train_x = lm.to_pm09(mnist(root, train=True).x[:20000])
-test_x = lm.to_pm09(mnist(root, train=False).x)
+train_x = lm.to_pm09(mnist(mnist_root, train=True).x[:20000])
+test_x = lm.to_pm09(mnist(mnist_root, train=False).x)
 mean = train_x.mean(0)
 centred = (train_x - mean).double()
 _, vectors = torch.linalg.eigh(centred.T @ centred)      # ascending eigenvalues
