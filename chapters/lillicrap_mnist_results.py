@@ -340,7 +340,9 @@ glue("start_fraction", sweep.protocol.start_fraction)
 frozen = [a["train_error_last"] for r in records if r["spec"].get("arch") == "784-1000x10-10"
           for a in r["provenance"].get("schedule", {}).get("stalled_attempts", [])]
 glue("min_frozen_error", min(frozen) if frozen else np.nan)
-used.assign(rule=used.rule.map(LABELS)).round(1).set_index(["arch", "rule", "repeat"]) \
+# rates as written (1e-04), not rounded away with the minutes
+used.assign(rule=used.rule.map(LABELS), **{"first rate": used["first rate"].map("{:g}".format)}
+            ).round(1).set_index(["arch", "rule", "repeat"]) \
     if len(used) else Markdown("No run under the rule is stored yet.")
 
 # %% [markdown]
@@ -456,7 +458,9 @@ glue("n_ae_runs", len(codes))
 glue("n_ae_code", n_code)
 glue("n_ae_not_started", int((codes.outcome == lm.NOT_STARTED).sum()))
 display(pd.Series(baselines, name="test reconstruction error").round(1).to_frame(),
-        codes.assign(rule=codes.rule.map(LABELS)).set_index(["arch", "rule", "repeat"]).round(3)
+        codes.assign(rule=codes.rule.map(LABELS),
+                     **{"first rate": codes["first rate"].map("{:g}".format)}
+                     ).set_index(["arch", "rule", "repeat"]).round(3)
         if len(codes) else Markdown("No autoencoder run is stored yet."))
 
 # %% [markdown]
