@@ -296,9 +296,16 @@ def test_every_stored_run_keeps_its_key_under_the_added_fields():
     orphans = [r["spec"] for r in records if r["key"] not in named]
     assert not orphans, f"{len(orphans)} stored runs map to no profile, e.g. {orphans[0]}"
     assert sum(r["spec"]["epochs"] == 20 for r in records) >= 154
-    # the 20-epoch reading's specs carry none of the added fields; the selection's carry all
+    # the 20-epoch reading's specs carry none of the added fields; the selection's carry its
+    # three, and the optimiser (added after every stored run) enters only the Adam reading
+    selection = {"validation_per_class", "min_epochs", "patience"}
     assert not any(set(L.ADDED) & set(s) for s in L.run_specs(FIXED))
-    assert all(set(L.ADDED) <= set(s) for s in L.run_specs(L.PROFILES["quick"]))
+    assert all(selection <= set(s) and "optimizer" not in s
+               for s in L.run_specs(L.PROFILES["quick"]))
+    assert all(s["optimizer"] == "adam" for s in L.run_specs(L.PROFILES["bp_adam"]))
+    assert all(r["key"] not in {falign.store.spec_key(s) for s in
+                                L.run_specs(L.PROFILES["bp_adam"])}
+               for r in records if "optimizer" not in r["spec"])
 
 
 def test_validation_is_the_last_images_of_each_class_and_never_a_test_image():
@@ -447,6 +454,23 @@ def test_selection_fields_refuse_bad_values_with_the_fix():
         L.run_specs(replace(SMOKE, selection="test"))
     with pytest.raises(ValueError, match="epochs is the cap"):
         L.run_specs(replace(SMOKE, min_epochs=10, epochs=4))
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        L.run_specs(replace(SMOKE, optimizer="rmsprop"))
+    with pytest.raises(ValueError, match="set momentum=0 with optimizer 'adam'"):
+        L.run_specs(replace(SMOKE, optimizer="adam", momentum=0.9))
+
+
+def test_the_adam_reading_tunes_bp_alone_on_two_cells_and_trains_with_adam():
+    reading = L.PROFILES["bp_adam"]
+    specs = L.run_specs(reading)           # no store: the tuning stage, sample 0 at each rate
+    assert [(s["table"], s["n_classes"], s["activation"], s["lr"]) for s in specs] == [
+        (t, n, "tanh", lr) for t, n in ((1, 2), (3, 3)) for lr in (1e-4, 3e-4, 1e-3)]
+    assert {(s["rule"], s["optimizer"], s["sample"]) for s in specs} == {("bp", "adam", 0)}
+    assert L.planned_run_count(reading) == 8
+    config = L.train_config(specs[0], "cpu", False)
+    assert (config.optimizer, config.momentum, config.lr) == ("adam", 0.0, 1e-4)
+    assert L.train_config(L.run_specs(SMOKE)[0], "cpu", False).optimizer == "sgd"
+    assert L.describe(reading)["schedule"].startswith("Adam (betas 0.9, 0.999), lr chosen")
 
 
 def test_ordering_is_shown_reversed_or_open_by_the_sign_test():

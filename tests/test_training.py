@@ -68,6 +68,31 @@ def test_lr_schedule_and_measurement_epochs():
     assert "test_loss" not in df
 
 
+def test_adam_first_step_moves_every_weight_by_the_rate_against_its_gradient_sign():
+    """Adam's first bias-corrected step is lr * g / (|g| + eps) (Kingma & Ba 2014, Alg. 1):
+    the same size for every weight, whatever its gradient's size; SGD's is lr * g."""
+    x, y = toy_data()
+    lr = 1e-3
+    reference = two_layer_mlp(12, 9, 4, seed=3, dtype=torch.float64)
+    torch.nn.functional.cross_entropy(reference(x), y).backward()
+    for optimizer, momentum in (("adam", 0.0), ("sgd", 0.0)):
+        net = two_layer_mlp(12, 9, 4, seed=3, dtype=torch.float64)
+        before = [p.detach().clone() for p in net.parameters()]
+        train(net, (x, y), None, TrainConfig(epochs=1, lr=lr, optimizer=optimizer,
+                                             momentum=momentum, progress=False))
+        for p0, p1, ref in zip(before, net.parameters(), reference.parameters()):
+            g = ref.grad
+            step = lr * g / (g.abs() + 1e-8) if optimizer == "adam" else lr * g
+            torch.testing.assert_close(p0 - p1.detach(), step, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'; use one of"):
+        TrainConfig(epochs=1, lr=0.1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="set momentum=0 with optimizer 'adam'"):
+        TrainConfig(epochs=1, lr=0.1, optimizer="adam", momentum=0.9)
+    with pytest.raises(ValueError, match="steps with SGD only"):
+        train_stacked(models()[:1], (x, y), None,
+                      TrainConfig(epochs=1, lr=0.1, optimizer="adam", progress=False))
+
+
 def test_divergence_names_the_epoch():
     x, y = toy_data(dtype=torch.float32)
     x[0, 0] = 1e38                                   # overflows the logits: loss is NaN

@@ -210,6 +210,9 @@ def train_stacked(models: list[nn.Module], train_data: tuple[torch.Tensor, torch
     """
     if config.batch_size is not None:
         raise ValueError("train_stacked trains full batch only (batch_size=None)")
+    if config.optimizer != "sgd":
+        raise ValueError(f"train_stacked steps with SGD only, not {config.optimizer!r}; train "
+                         "the models one by one with falign.training.train")
     device = torch.device(config.device)
     x, y = (t.to(device) for t in train_data)
     xt, yt = (t.to(device) for t in test_data) if test_data is not None else (None, None)

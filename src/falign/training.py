@@ -102,6 +102,9 @@ class PlateauState:
         return True
 
 
+OPTIMIZERS = ("sgd", "adam")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings.  lr is multiplied by `gamma` at each epoch in `milestones`, or,
@@ -110,6 +113,8 @@ class TrainConfig:
     lr: float
     momentum: float = 0.0
     weight_decay: float = 0.0
+    optimizer: str = "sgd"                 # sgd (with `momentum`) or adam (torch's defaults:
+                                           # betas 0.9, 0.999, eps 1e-8; Kingma & Ba 2014)
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
     batch_size: int | None = None          # None: full batch
@@ -134,6 +139,11 @@ class TrainConfig:
             raise ValueError(f"loss_reduction must be 'mean' or 'sum', not {self.loss_reduction!r}")
         if self.train_metrics not in ("full", "running"):
             raise ValueError(f"train_metrics must be 'full' or 'running', not {self.train_metrics!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
+        if self.optimizer == "adam" and self.momentum:
+            raise ValueError("Adam keeps its own moment estimates: set momentum=0 with "
+                             "optimizer 'adam' (or use optimizer 'sgd')")
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate used during epoch `epoch` (0-based), a step schedule."""
@@ -285,7 +295,7 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
           checkpoint: os.PathLike | None = None, deadline: float | None = None,
           checkpoint_every_s: float = 300.0, loss_fn: LossFn = cross_entropy,
           stop: Callable[[list[dict]], bool] | None = None) -> pd.DataFrame:
-    """Train a (converted) classifier with SGD + momentum on cross-entropy (or on `loss_fn`,
+    """Train a (converted) classifier with SGD + momentum (or Adam) on cross-entropy (or on `loss_fn`,
     e.g. a squared error; with float targets the accuracy columns are NaN).
 
     Returns one row per measured epoch: epoch, lr, train/test loss and accuracy, and what
@@ -306,8 +316,12 @@ def train(model: nn.Module, train_data: tuple[torch.Tensor, torch.Tensor],
     x, y = (t.to(device) for t in train_data)
     xt, yt = (t.to(device) for t in test_data) if test_data is not None else (None, None)
     prepare = transform or (lambda batch, augment, gen: batch)
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                          weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr,
+                               weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                              weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.data_seed)
     aug_gen = torch.Generator().manual_seed(config.data_seed + 7919)
     n = x.shape[0]
