@@ -54,11 +54,12 @@ from falign.families import lechner_mdfa
 
 plots.set_style()
 # The text's protocol (selection on validation; FC at the quick profile) and, beside it, the
-# 20-epoch reading (every cell, CNNs included).
+# 20-epoch reading (every cell, CNNs included) and BP on plain SGD alone (the bp_sgd reading).
 runs = lechner_mdfa.chapter_runs((1, 2), profile, results, device, data_root, train_missing,
                                  overrides, unit="class pair(s)")
 tuned, sweep, ours, ours_tuned = runs.tuned, runs.sweep, runs.ours, runs.ours_tuned
 tuned_runs, reported, sources = runs.tuned_runs, runs.reported, runs.sources
+bp1 = lechner_mdfa.bp_cell(runs, 1)
 
 # %% [markdown]
 # ## How the runs are set up
@@ -105,9 +106,13 @@ lechner_mdfa.lr_pilot_table()
 #
 # ## Selection on validation (FC)
 #
-# For each cell (table, activation, rule) pair 0 is trained at each of the three rates on its
-# 450 training images per class; the rate whose run reaches the highest validation accuracy
-# (ties: the smaller rate) then trains every other pair. A run trains at least 100 epochs, then
+# For each cell (table, activation, rule) pair 0 is trained with plain SGD at each of the three
+# rates on its 450 training images per class, and BP's pair 0 also with Adam at each of
+# $10^{-4}$, $3 \times 10^{-4}$ and $10^{-3}$: the text tuned the optimiser for every rule
+# (plain SGD, Adam or RMSprop), and B.3 reports plain SGD as the most stable for the FA rules,
+# which train with it alone here (RMSprop is not tried). The configuration whose run reaches
+# the highest validation accuracy (ties: plain SGD, then the smaller rate) then trains every
+# other pair. A run trains at least 100 epochs, then
 # stops at the first epoch at which its validation accuracy has not risen above its earlier
 # best for 25 epochs (at most 300), and reports its highest training accuracy and its test
 # accuracy at its best validation epoch. The chosen configurations of the cells tuned so far
@@ -163,11 +168,13 @@ fig = lechner_mdfa.binary_figure(ours, 1, "cnn")
 # %% [markdown]
 # ## The text's claims under selection (FC)
 #
-# BP's highest training accuracy against the printed 100% (mean ± sd over pairs, stored of
-# planned):
+# BP's highest training accuracy against the printed 100%, and its test accuracy (mean ± sd
+# over pairs, stored of planned): the selected runs (optimiser and rate chosen on validation)
+# and, as a reading, BP on plain SGD alone (its rate chosen on validation, as the FA rules'),
+# how this book's protocol stood before BP's optimiser joined the selection.
 
 # %%
-lechner_mdfa.bp_fit(ours_tuned[ours_tuned.table.isin([1, 2])])
+lechner_mdfa.bp_fit(ours_tuned[ours_tuned.table.isin([1, 2])], runs.bp_sgd)
 
 # %% [markdown]
 # Each claim below is an ordering between two rules over the selected runs, paired by table and
@@ -236,10 +243,8 @@ glue("relu_fa_dfa_at_chance", int((stuck.test == 50.0).sum()) if stuck is not No
 glue("relu_dfa_most_negative", float(stuck[stuck.rule == "dfa"].min_weight_after_first.min())
      if stuck is not None and len(stuck) else np.nan)
 mdfa_runs = runs[runs.rule == "mdfa"] if runs is not None else None
-drops = [100 * float(g.sort_values("epoch").train_acc.diff().min())
-         for _, g in sweep.table.groupby("run_key")] if sweep.stored else []
 glue("lr", sweep.protocol.lr)
-glue("largest_epoch_drop", -min(drops) if drops else np.nan)
+glue("largest_epoch_drop", lechner_mdfa.largest_epoch_drop(sweep.table, sweep.table.run_key))
 glue("mdfa_min_weight", float(mdfa_runs.min_weight_after_first.min()) if mdfa_runs is not None and len(mdfa_runs) else np.nan)
 t2_cnn = sweep.cells[(sweep.cells.table == 2) & (sweep.cells.architecture == "cnn")]
 glue("t2_cnn_stored", int(t2_cnn.stored.sum()))
@@ -250,6 +255,95 @@ except ValueError:                   # no 20-epoch CPU run stored to scale the e
     cost = pd.Series({"core_hours": np.nan, "longest_run_h": np.nan, "runs": np.nan})
 glue("heavy_core_hours", cost["core_hours"])
 _ = glue("heavy_run_hours", cost["longest_run_h"])
+
+# %%
+# Numbers for the prose: the selected runs (FC) and BP on plain SGD alone.
+fc_sel = ours_tuned[ours_tuned.architecture == "fc"]
+sel = fc_sel.set_index(["table", "activation", "rule", "set"])["mean"]
+for t in (1, 2):
+    for act in ("tanh", "hardtanh", "relu"):
+        for rule in ("bp", "dfa", "fa", "mdfa"):
+            for split in ("train", "test"):
+                glue(f"sel{t}_{act}_{rule}_{split}", float(sel.get((t, act, rule, split), np.nan)))
+# the FA rules (plain SGD alone)
+sel1_train = fc_sel[(fc_sel.table == 1) & (fc_sel.set == "train") & (fc_sel.rule != "bp")]["mean"]
+glue("sel1_train_low", sel1_train.min())
+glue("sel1_train_high", sel1_train.max())
+glue("sel1_drop", lechner_mdfa.largest_epoch_drop(
+    tuned.table, reported[(reported.table == 1) & (reported.rule != "bp")].run_key))
+tanh_gaps = [ref.get((1, "fc", "tanh", r, "test"), np.nan) - sel.get((1, "tanh", r, "test"), np.nan)
+             for r in ("bp", "dfa", "fa", "mdfa")]
+glue("sel1_tanh_gap_low", np.nanmin(tanh_gaps) if not np.isnan(tanh_gaps).all() else np.nan)
+glue("sel1_tanh_gap_high", np.nanmax(tanh_gaps) if not np.isnan(tanh_gaps).all() else np.nan)
+printed_sd = lechner_mdfa.printed((1,)).query("architecture == 'fc' and activation == 'tanh' "
+                                              "and set == 'test'")["sd"].mean()
+pairs = int(tuned.cells[(tuned.cells.table == 1)].stored.min())
+glue("printed_test_sd", printed_sd)
+glue("sel1_pairs", pairs)
+glue("sel1_se", printed_sd / np.sqrt(pairs) if pairs else np.nan)
+t2_fc = tuned.cells[(tuned.cells.table == 2) & (tuned.cells.architecture == "fc")]
+glue("t2_fc_stored", int(t2_fc.stored.sum()))
+glue("t2_fc_planned", int(t2_fc.planned.sum()))
+for key in ("train", "test", "lr", "sgd_train", "sgd_test"):
+    glue(f"bp1_{key}", bp1[key])
+glue("bp1_stored", bp1["stored"])
+glue("bp1_optimizer", {"sgd": "plain SGD", "adam": "Adam", None: "no optimiser yet"}[
+    bp1["optimizer"]])
+fits = bp1["train"] >= 99.0 and bp1["sgd_train"] < 99.0
+glue("bp1_fits", "fits its pairs" if bp1["train"] >= 99.0 else "does not fit its pairs")
+glue("bp1_cause", "So, on this cell, the plain-SGD runs' shortfall is the optimiser's." if fits
+     else "")
+glue("sgd_fit", "no selected run is stored yet" if sel1_train.dropna().empty else
+     "no FA rule fits its pairs completely" if sel1_train.max() < 99.0 else
+     "some FA rules fit their pairs completely")
+relu_gap = sel.get((1, "relu", "bp", "test"), np.nan) - sel.get((1, "relu", "mdfa", "test"), np.nan)
+glue("relu_mdfa_reading", "do not show mDFA failing with ReLU: its test accuracy is not more than "
+     "5 points below BP's" if relu_gap <= 5.0 else "show mDFA more than 5 points below BP with ReLU")
+glue("relu_at_chance", at)
+glue("relu_runs", of)
+glue("relu_at_chance_20", at20)
+_ = glue("relu_runs_20", of20)
+
+# %% [markdown]
+# ## What the selected runs show (FC)
+#
+# Every FC cell of Table 1 is stored at {glue:text}`sel1_pairs:.0f` of its five pairs; of Table
+# 2's FC column {glue:text}`t2_fc_stored:.0f` of {glue:text}`t2_fc_planned:.0f` reported runs are.
+# On Table 1:
+#
+# - **Longer training fits more; {glue:text}`sgd_fit`.** Selected on validation and trained
+#   until validation accuracy stops rising, the FA rules' FC networks (plain SGD) reach
+#   {glue:text}`sel1_train_low:.1f` to {glue:text}`sel1_train_high:.1f`% highest training
+#   accuracy (cell means), against {glue:text}`fc1_train_low:.1f` to
+#   {glue:text}`fc1_train_high:.1f`% for every rule in 20 epochs (ReLU aside there). With tanh,
+#   mDFA reaches {glue:text}`sel1_tanh_mdfa_train:.1f`% where the text prints 100. Plain SGD on
+#   inputs in $[0, 1]$ does not fit steadily: in these runs training accuracy falls by up to
+#   {glue:text}`sel1_drop:.0f` points between two consecutive epochs.
+# - **With its optimiser chosen, BP {glue:text}`bp1_fits`.** On the tanh pairs validation
+#   chose {glue:text}`bp1_optimizer` at rate {glue:text}`bp1_lr:g` for BP (the table of chosen
+#   configurations above), and BP reaches {glue:text}`bp1_train:.1f`% highest training
+#   accuracy ({glue:text}`bp1_stored:.0f` pairs), against {glue:text}`bp1_sgd_train:.1f`% with
+#   plain SGD alone and the printed 100%. {glue:text}`bp1_cause` Whether Adam would also let mDFA reach its printed 100% is not
+#   tested: B.3 found the FA rules less stable with it, and they train with plain SGD alone.
+#   Fitting does not close the test gap: BP's test accuracy is {glue:text}`bp1_test:.1f`%
+#   selected and {glue:text}`bp1_sgd_test:.1f`% with plain SGD alone, printed
+#   {glue:text}`paper1_fc_tanh_bp_test:.1f`%.
+# - **Test accuracy stays below the printed values**, by {glue:text}`sel1_tanh_gap_low:.1f` to
+#   {glue:text}`sel1_tanh_gap_high:.1f` points across the four rules with tanh. The printed
+#   standard deviation over pairs is about {glue:text}`printed_test_sd:.0f` points, so with
+#   {glue:text}`sel1_pairs:.0f` pairs the standard error of our means is about
+#   {glue:text}`sel1_se:.0f` points: gaps of one to two standard errors, which the scoreboard's
+#   tests weigh cell by cell. The stand-in's images (Tiny-ImageNet classes shrunk to 32 px,
+#   not CIFAR-100) are one candidate cause, a hypothesis no run here tests.
+# - **ReLU under selection.** {glue:text}`relu_at_chance:.0f` of {glue:text}`relu_runs:.0f`
+#   DFA and FA runs with ReLU (every rate tried) end at exactly chance test accuracy, against
+#   {glue:text}`relu_at_chance_20:.0f` of {glue:text}`relu_runs_20:.0f` in the 20-epoch reading:
+#   the collapse there came with a rate of 0.1 held for 20 epochs. mDFA with ReLU reaches
+#   {glue:text}`sel1_relu_mdfa_train:.1f`% training and {glue:text}`sel1_relu_mdfa_test:.1f`%
+#   test accuracy, BP {glue:text}`sel1_relu_bp_train:.1f` and
+#   {glue:text}`sel1_relu_bp_test:.1f`% (printed for mDFA: {glue:text}`paper1_fc_relu_mdfa_train:.1f`
+#   and {glue:text}`paper1_fc_relu_mdfa_test:.1f`%). The stored pairs
+#   {glue:text}`relu_mdfa_reading`; the sign tests above decide the text's claim.
 
 # %% [markdown]
 # ## What the 20-epoch reading shows

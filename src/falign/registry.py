@@ -200,7 +200,8 @@ class Context:
             try:
                 if family == "lechner_mdfa":
                     from .families import lechner_mdfa
-                    s = lechner_mdfa.load_tables((1, 2, 3, 4, 5, 6), profile, self.results)
+                    s = lechner_mdfa.load_tables(lechner_mdfa.PROFILES[profile].tables,
+                                                 profile, self.results)
                 else:
                     s = load_results(family, profile, self.results)
                 self._sweeps[key] = s if s.stored else None
@@ -1184,6 +1185,9 @@ def _lechner_table_entries():
                 ctx.cache["lechner_hours"] = sum(
                     lmd.pending_core_hours(x).core_hours.sum() for x in (sweep, tuned)
                     if x is not None)
+                sgd = ctx.sweep("lechner_mdfa", lmd.SGD_READING)
+                ctx.cache["lechner_sgd"] = (None if sgd is None else lmd.cell_summary(
+                    sgd.table, sgd.cells, sgd.protocol))
 
             def cell(summary):
                 if summary is None:
@@ -1201,7 +1205,10 @@ def _lechner_table_entries():
             readings = [(name, c) for name, c in (("selected on validation",
                                                    cell(ctx.cache["lechner_tuned"])),
                                                   ("20-epoch reading",
-                                                   cell(ctx.cache["lechner_cells"])))
+                                                   cell(ctx.cache["lechner_cells"])),
+                                                  ("BP on plain SGD only",
+                                                   cell(ctx.cache["lechner_sgd"])
+                                                   if rule == "bp" else None))
                         if c is not None]
             if not readings:
                 return {"status": NOT_COMPARABLE, "reason": "stand-in; cell not in the grid"}

@@ -75,7 +75,8 @@ FEEDBACK_INITS = ("normal", "uniform")
 GRID = ("tables", "samples", "binary_activations", "classes_cifar", "classes_imagenet",
         "classes_activation", "rules", "architectures")
 # Protocol fields that choose which runs exist, not how one run trains: never in a spec.
-PLAN_ONLY = ("cifar_dataset", "imagenet_dataset", "cnn_lr", "selection", "lrs", "init_check")
+PLAN_ONLY = ("cifar_dataset", "imagenet_dataset", "cnn_lr", "selection", "lrs", "init_check",
+             "bp_optimizers", "adam_lrs")
 # Spec fields added after the 154 runs of the 20-epoch reading were stored, with the value those
 # runs used: a field enters a spec (and its key) only where it differs (store.without_added_defaults).
 ADDED = {"validation_per_class": 0, "min_epochs": 0, "patience": 0, "optimizer": "sgd"}
@@ -116,10 +117,13 @@ class LechnerProtocol:
     lr: float = 0.1
     cnn_lr: float = 0.03
     momentum: float = 0.0
-    # The text tuned the optimiser among plain SGD, Adam and RMSprop for every rule; B.3 names
-    # SGD for the FA rules only.  "adam" (torch's defaults, momentum 0) is a reading for BP's
-    # fit (profile "bp_adam"), not the protocol.
-    optimizer: str = "sgd"
+    # Optimiser: Sec. 4 tuned it on validation for every rule among plain SGD, Adam and
+    # RMSprop; B.3 found plain SGD the most stable for the FA rules, which train with it
+    # alone.  BP's optimiser is chosen on validation with its rate, among `bp_optimizers`
+    # (Adam: torch's defaults, betas 0.9 and 0.999, at the rates `adam_lrs`; RMSprop is not
+    # tried).  bp_optimizers ("sgd",) is the reading "bp_sgd", BP with plain SGD alone.
+    bp_optimizers: tuple[str, ...] = ("sgd", "adam")
+    adam_lrs: tuple[float, ...] = (1e-4, 3e-4, 1e-3)
     # Epochs (B.3: FA rules "may require over a hundred training epochs to converge fully"):
     # a run trains at least `min_epochs`, then stops at the first epoch at which its
     # validation accuracy has not risen above its earlier best for `patience` epochs
@@ -162,18 +166,16 @@ PROFILES = {
     # epochs Table 2's CNN column alone is over 200 core-hours; they keep the 20-epoch
     # reading).  Every table's FC column reaches two samples before Table 3's n = 25 and 50.
     "quick": replace(PAPER, samples=2, architectures=("fc",)),
-    # Seconds: FC only, 3 classes, 20 + 10 images per class (4 of the 20 held out), two rates,
-    # at least 2 epochs, patience 1, at most 4.
+    # Seconds: FC only, 3 classes, 20 + 10 images per class (4 of the 20 held out), two rates
+    # (BP also one Adam rate), at least 2 epochs, patience 1, at most 4.
     "smoke": replace(PAPER, samples=2, classes_cifar=(3,), classes_imagenet=(3,),
                      binary_activations=("tanh",), architectures=("fc",), lrs=(0.01, 0.1),
+                     adam_lrs=(1e-3,),
                      epochs=4, min_epochs=2, patience=1, validation_per_class=4,
                      train_per_class=20, test_per_class=10, init_check=None),
-    # BP's fit under Adam, which the text's tuning also tried (Sec. 4): the quick protocol
-    # with Adam's rates for BP on Table 1's FC tanh pair and Table 3's three classes, the two
-    # cells where the selected SGD runs fit least against the printed 100% (a reading: 8 runs).
-    "bp_adam": replace(PAPER, samples=2, architectures=("fc",), tables=(1, 3),
-                       binary_activations=("tanh",), classes_cifar=(3,), rules=("bp",),
-                       optimizer="adam", lrs=(1e-4, 3e-4, 1e-3), init_check=None),
+    # BP with plain SGD alone (its optimiser not chosen): the protocol as it stood before
+    # BP's optimiser joined the selection, a named reading at the quick grid's size.
+    "bp_sgd": replace(PAPER, samples=2, architectures=("fc",), bp_optimizers=("sgd",)),
     # The 20-epoch reading (see FIXED_20), at the quick grid's size, and its smoke version.
     "20_epochs": replace(PAPER, samples=2, classes_cifar=(3, 5, 10), **FIXED_20),
     "20_epochs_smoke": replace(PAPER, samples=1, classes_cifar=(3,), classes_imagenet=(3,),
@@ -210,10 +212,18 @@ def validate(protocol: LechnerProtocol) -> None:
     check((protocol.feedback_init,), FEEDBACK_INITS, "feedback_init")
     check((protocol.cnn_head,), ("flatten_linear",), "cnn_head")
     check((protocol.selection,), SELECTIONS, "selection")
-    check((protocol.optimizer,), OPTIMIZERS, "optimizer")
-    if protocol.optimizer == "adam" and protocol.momentum:
-        raise ValueError("Adam keeps its own moment estimates: set momentum=0 with optimizer "
-                         "'adam'")
+    check(protocol.bp_optimizers, OPTIMIZERS, "optimizer in bp_optimizers")
+    if not protocol.bp_optimizers or len(set(protocol.bp_optimizers)) != len(protocol.bp_optimizers):
+        raise ValueError(f"bp_optimizers must name distinct optimisers, got "
+                         f"{protocol.bp_optimizers}; e.g. ('sgd', 'adam') or ('sgd',)")
+    if "adam" in protocol.bp_optimizers and protocol.selection == "validation":
+        if protocol.momentum:
+            raise ValueError("Adam keeps its own moment estimates: set momentum=0 when "
+                             "bp_optimizers includes 'adam'")
+        if (not protocol.adam_lrs or min(protocol.adam_lrs) <= 0
+                or len(set(protocol.adam_lrs)) != len(protocol.adam_lrs)):
+            raise ValueError(f"adam_lrs must be distinct positive rates, got "
+                             f"{protocol.adam_lrs}; e.g. (1e-4, 3e-4, 1e-3)")
     if protocol.init_check is not None:
         check((protocol.init_check,), ACTIVATION_NAMES, "init_check activation")
     check((protocol.loss,), ("cross_entropy",), "loss")
@@ -321,9 +331,10 @@ def run_specs(protocol: LechnerProtocol, store=None) -> list[dict]:
     of every cell first, cheapest cell first (cost x ORDER_WEIGHT: FC binary pairs first), then
     sample 1 the same way, then the rest; the heavy() cells after all others.
 
-    selection "validation", in stages: (1) tuning, sample 0 of a cell at every rate of `lrs`;
-    (2) once all of them are in `store`, the other samples at the chosen rate (choose_lr over
-    the stored runs; sample 0's run at that rate is already stored).  Without a store only
+    selection "validation", in stages: (1) tuning, sample 0 of a cell at every configuration
+    of tuning_configs (every rate of `lrs`; BP also every Adam rate); (2) once all of them are
+    in `store`, the other samples at the chosen configuration (choose_config over the stored
+    runs; sample 0's run there is already stored).  Without a store only
     stage 1 is known.  init_check adds, on Table 1's FC cell at that activation, the FA rules'
     stage 1 from the scaled uniform.  Order: cell by cell, cheapest first, each cell's stages
     together; n > 10 (Table 3's 25 and 50) after every other light cell, heavy() last."""
@@ -343,11 +354,13 @@ def run_specs(protocol: LechnerProtocol, store=None) -> list[dict]:
     for c, cell in enumerate(cells):
         weight = cost({**base, **cell}) * ORDER_WEIGHT[cell["activation"]]
         rank = (heavy(cell), cell["n_classes"] > 10, weight, c)
-        tuning = [_spec(base, cell, TUNE_SAMPLE, lr) for lr in protocol.lrs]
+        tuning = [_spec(base, cell, TUNE_SAMPLE, lr, optimizer=opt)
+                  for opt, lr in tuning_configs(protocol, cell["rule"])]
         keyed += [((*rank, 0, i), s) for i, s in enumerate(tuning)]
-        chosen = None if store is None else choose_lr(store, tuning)
+        chosen = None if store is None else choose_config(store, tuning)
         if chosen is not None:
-            keyed += [((*rank, 1, k), _spec(base, cell, k, chosen))
+            opt, lr = chosen
+            keyed += [((*rank, 1, k), _spec(base, cell, k, lr, optimizer=opt))
                       for k in range(protocol.samples) if k != TUNE_SAMPLE]
         if (protocol.init_check is not None and cell["table"] == 1
                 and cell["architecture"] == "fc" and cell["activation"] == protocol.init_check
@@ -403,22 +416,40 @@ def _stored_selection(store, spec: dict) -> dict | None:
     return _SELECTED[key]
 
 
-def pick_lr(best_validation: dict[float, float]) -> float:
-    """The rate with the highest validation accuracy; ties go to the smaller rate.  A rate
-    without a validation accuracy (its run diverged in the first epoch) cannot be chosen."""
-    best_validation = {lr: v for lr, v in best_validation.items() if v == v}
+def tuning_configs(protocol, rule: str) -> list[tuple[str, float]]:
+    """The (optimiser, rate) pairs a cell's sample 0 is tuned over: plain SGD at every rate of
+    `lrs` for every rule; for BP also Adam at every rate of `adam_lrs` where bp_optimizers
+    has it (B.3: SGD for the FA rules)."""
+    rates = {"sgd": protocol.lrs, "adam": protocol.adam_lrs}
+    optimizers = protocol.bp_optimizers if rule == "bp" else ("sgd",)
+    return [(opt, lr) for opt in optimizers for lr in rates[opt]]
+
+
+def pick_config(best_validation: dict[tuple[str, float], float]) -> tuple[str, float]:
+    """The (optimiser, rate) with the highest validation accuracy; ties go to plain SGD, then
+    to the smaller rate.  A configuration without a validation accuracy (its run diverged in
+    the first epoch) cannot be chosen."""
+    best_validation = {c: v for c, v in best_validation.items() if v == v}
     if not best_validation:
         raise ValueError("no tuning run with a validation accuracy to choose a rate from")
-    return min(best_validation, key=lambda lr: (-best_validation[lr], lr))
+    return min(best_validation, key=lambda c: (-best_validation[c], OPTIMIZERS.index(c[0]),
+                                               c[1]))
 
 
-def choose_lr(store, tuning: list[dict]) -> float | None:
-    """A cell's rate from its stored tuning runs (pick_lr of each run's best validation
-    accuracy); None until every one of them is stored."""
-    picked = {s["lr"]: _stored_selection(store, s) for s in tuning}
+def pick_lr(best_validation: dict[float, float]) -> float:
+    """pick_config over rates of one optimiser: the rate with the highest validation
+    accuracy, ties to the smaller rate."""
+    return pick_config({("sgd", lr): v for lr, v in best_validation.items()})[1]
+
+
+def choose_config(store, tuning: list[dict]) -> tuple[str, float] | None:
+    """A cell's (optimiser, rate) from its stored tuning runs (pick_config of each run's best
+    validation accuracy); None until every one of them is stored."""
+    picked = {(spec_field(s, "optimizer"), s["lr"]): _stored_selection(store, s)
+              for s in tuning}
     if any(v is None for v in picked.values()):
         return None
-    return pick_lr({lr: v["validation"] for lr, v in picked.items()})
+    return pick_config({c: v["validation"] for c, v in picked.items()})
 
 
 def heavy(spec: dict) -> bool:
@@ -435,27 +466,28 @@ def group_key(spec: dict) -> str:
     return spec_key(spec)
 
 
-OPTIMIZER_NAMES = {"sgd": "plain SGD", "adam": "Adam (betas 0.9, 0.999)"}
-
-
 def describe(protocol: LechnerProtocol) -> dict:
     tables = ", ".join(map(str, protocol.tables))
     datasets = sorted({protocol.cifar_dataset if TABLES[t][0] == "cifar100"
                        else protocol.imagenet_dataset for t in protocol.tables})
+    rates = ", ".join(f"{v:g}" for v in protocol.lrs)
+    bp = (f" (BP: plain SGD or Adam, chosen with the rate; Adam's lr from "
+          f"{', '.join(f'{v:g}' for v in protocol.adam_lrs)})"
+          if "adam" in protocol.bp_optimizers else "")
+    if protocol.selection == "fixed":
+        schedule = (f"plain SGD, lr {protocol.lr:g} (FC) / {protocol.cnn_lr:g} (CNN), batch "
+                    f"{protocol.batch_size}, {protocol.epochs} epochs, test accuracy after the "
+                    "last epoch, inputs in [0, 1], no augmentation")
+    else:
+        schedule = (f"plain SGD, lr chosen per cell from {rates}{bp} on sample {TUNE_SAMPLE}'s "
+                    f"validation accuracy, batch {protocol.batch_size}, at least "
+                    f"{protocol.min_epochs} epochs, then until validation accuracy has not "
+                    f"risen for {protocol.patience} (at most {protocol.epochs}), test accuracy "
+                    f"at the best validation epoch, {protocol.validation_per_class} training "
+                    "images per class held out, inputs in [0, 1], no augmentation")
     return {"tables": tables,
             "dataset": "; ".join(DATASETS[d] for d in datasets),
-            "schedule": (f"plain SGD, lr {protocol.lr:g} (FC) / {protocol.cnn_lr:g} (CNN), "
-                         f"batch {protocol.batch_size}, {protocol.epochs} epochs, test accuracy "
-                         "after the last epoch, inputs in [0, 1], no augmentation"
-                         if protocol.selection == "fixed" else
-                         f"{OPTIMIZER_NAMES[protocol.optimizer]}, lr chosen per cell from "
-                         f"{', '.join(f'{v:g}' for v in protocol.lrs)}"
-                         f" on sample {TUNE_SAMPLE}'s validation accuracy, batch "
-                         f"{protocol.batch_size}, at least {protocol.min_epochs} epochs, then until "
-                         f"validation accuracy has not risen for {protocol.patience} (at most "
-                         f"{protocol.epochs}), test accuracy at the best validation epoch, "
-                         f"{protocol.validation_per_class} training images per class held out, "
-                         "inputs in [0, 1], no augmentation"),
+            "schedule": schedule,
             "readings": f"init {protocol.init} (mDFA lower bound {protocol.epsilon:g}), "
                         f"feedback {protocol.feedback_init}, CNN head {protocol.cnn_head}, "
                         f"loss {protocol.loss}, {protocol.samples} class draws per cell"}
@@ -659,7 +691,7 @@ def unit_transform(device) -> ImageTransform:
 
 
 def train_config(spec: dict, device: str, progress: bool | None) -> TrainConfig:
-    """Plain SGD (or, in the bp_adam reading, Adam) at a fixed rate, batch 64; the training set evaluated after every epoch (the
+    """Plain SGD or (BP, where chosen) Adam at a fixed rate, batch 64; the training set evaluated after every epoch (the
     tables report the highest training accuracy reached)."""
     return TrainConfig(epochs=spec["epochs"], lr=spec["lr"], momentum=spec["momentum"],
                        optimizer=spec_field(spec, "optimizer"), batch_size=spec["batch_size"], train_metrics="full",
@@ -870,7 +902,7 @@ def pending_core_hours(sweep) -> pd.DataFrame:
 
 
 def run_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per stored run: its cell, sample, rate and initialisation, what it reports
+    """One row per stored run: its cell, sample, rate, optimiser and initialisation, what it reports
     (run_selection: highest training accuracy; validation and test accuracy at the best
     validation epoch, or test after the last epoch without a validation set; in %), the
     epochs it trained and whether it reached the cap, and the smallest weight after the first
@@ -881,47 +913,61 @@ def run_summary(table: pd.DataFrame) -> pd.DataFrame:
         first = run.iloc[0]
         picked = run_selection(run)
         at = run[run.epoch == picked["epoch"]].iloc[0]
+        optimizer = first.get("optimizer", "sgd")       # only Adam runs carry the field
         rows.append({"run_key": key, **{c: first[c] for c in (*CELL, "sample", "lr")},
+                     "optimizer": optimizer if isinstance(optimizer, str) else "sgd",
                      "init": first["init"], **picked,
                      "capped": picked["epochs"] >= int(first["epochs"]) and
                      "val_acc" in run and run.val_acc.notna().all(),
                      "min_weight_after_first": float(at["min_weight_after_first"])})
-    out = pd.DataFrame(rows, columns=["run_key", *CELL, "sample", "lr", "init", "train",
+    out = pd.DataFrame(rows, columns=["run_key", *CELL, "sample", "lr", "optimizer", "init", "train",
                                       "epochs", "epoch", "validation", "test", "capped",
                                       "min_weight_after_first"])
     numbers = ["lr", "train", "validation", "test", "min_weight_after_first"]
     return out.astype({c: float for c in numbers})
 
 
+def config_label(optimizer: str, lr: float) -> str:
+    """A tuning configuration's column in chosen(): the rate alone for plain SGD."""
+    return f"validation % at lr {lr:g}" + ("" if optimizer == "sgd" else f", {optimizer}")
+
+
 def chosen(runs: pd.DataFrame, protocol) -> pd.DataFrame:
-    """Per cell of a validation-selected protocol: the rate chosen from its sample-0 runs
-    (pick_lr, B.3's initialisation), once all of them are stored, with each rate's best
-    validation accuracy (%), and the chosen run's epochs trained and best epoch."""
-    rows = []
+    """Per cell of a validation-selected protocol, in the tables' order: the optimiser and
+    rate chosen from its sample-0 runs (pick_config over tuning_configs, B.3's
+    initialisation), once all of them are stored, with each configuration's best validation
+    accuracy (%), and the chosen run's epochs trained and best epoch."""
+    rows, labels = [], {}
     tuning = runs[(runs["sample"] == TUNE_SAMPLE) & (runs["init"] == protocol.init)]
     for cell, part in tuning.groupby(list(CELL), sort=False):
-        by_lr = part.set_index("lr")
-        if not set(protocol.lrs) <= set(by_lr.index):
-            continue
-        lr = pick_lr({v: by_lr.loc[v, "validation"] for v in protocol.lrs})
         row = dict(zip(CELL, cell))
-        row.update({f"validation % at lr {v:g}": by_lr.loc[v, "validation"] for v in protocol.lrs})
-        row.update(lr=lr, epochs=int(by_lr.loc[lr, "epochs"]), best_epoch=int(by_lr.loc[lr, "epoch"]),
-                   capped=bool(by_lr.loc[lr, "capped"]))
+        configs = tuning_configs(protocol, row["rule"])
+        by = {(r.optimizer, r.lr): r for r in part.itertuples()}
+        if not all(c in by for c in configs):
+            continue
+        opt, lr = pick_config({c: by[c].validation for c in configs})
+        for c in configs:
+            labels[config_label(*c)] = c
+            row[config_label(*c)] = by[c].validation
+        pick = by[(opt, lr)]
+        row.update(optimizer=opt, lr=lr, epochs=int(pick.epochs), best_epoch=int(pick.epoch),
+                   capped=bool(pick.capped))
         rows.append(row)
-    columns = [*CELL, *(f"validation % at lr {v:g}" for v in protocol.lrs), "lr", "epochs",
-               "best_epoch", "capped"]
+    order = sorted(labels, key=lambda k: (OPTIMIZERS.index(labels[k][0]), labels[k][1]))
+    columns = [*CELL, *order, "optimizer", "lr", "epochs", "best_epoch", "capped"]
+    grid = {tuple(c[f] for f in CELL): i for i, c in enumerate(_cells(protocol))}
+    rows.sort(key=lambda row: grid.get(tuple(row[f] for f in CELL), len(grid)))
     return pd.DataFrame(rows, columns=columns)
 
 
 def final_runs(runs: pd.DataFrame, protocol) -> pd.DataFrame:
     """The runs a table reports: under selection "validation" each cell's runs at its chosen
-    rate with B.3's initialisation (tuning runs at other rates and the init check are left
-    out); under "fixed" every run."""
+    configuration with B.3's initialisation (tuning runs at other rates or optimisers and the
+    init check are left out); under "fixed" every run."""
     if protocol.selection == "fixed" or not len(runs):
         return runs
-    picks = chosen(runs, protocol)[[*CELL, "lr"]]
-    return runs[runs["init"] == protocol.init].merge(picks, on=[*CELL, "lr"])
+    picks = chosen(runs, protocol)[[*CELL, "optimizer", "lr"]]
+    return runs[runs["init"] == protocol.init].merge(picks, on=[*CELL, "optimizer", "lr"])
 
 
 def planned_cells(sweep, tuning: bool = False) -> pd.DataFrame:
@@ -937,12 +983,13 @@ def planned_cells(sweep, tuning: bool = False) -> pd.DataFrame:
     out["stored"] = out["stored"].astype(int)
     out["planned"] = protocol.samples
     if tuning and protocol.selection == "validation":
-        tuned = runs[(runs["sample"] == TUNE_SAMPLE) & (runs["init"] == protocol.init)
-                     & runs["lr"].isin(protocol.lrs)]
+        tuned = runs[(runs["sample"] == TUNE_SAMPLE) & (runs["init"] == protocol.init)]
+        tuned = tuned[[(r.optimizer, r.lr) in tuning_configs(protocol, r.rule)
+                       for r in tuned.itertuples()]]
         count = tuned.groupby(list(CELL)).size().rename("tuning_stored").reset_index()
         out = out.merge(count, on=list(CELL), how="left").fillna({"tuning_stored": 0})
         out["tuning_stored"] = out["tuning_stored"].astype(int)
-        out["tuning_planned"] = len(protocol.lrs)
+        out["tuning_planned"] = [len(tuning_configs(protocol, r)) for r in out.rule]
     return out
 
 
@@ -1035,31 +1082,104 @@ def classes_table(ours, table: int) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["set", "classes n", "rule"])
 
 
+OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam"}
+
+
 def chosen_table(runs: pd.DataFrame, protocol, tables) -> pd.DataFrame:
-    """The chosen configurations of some tables' cells, for a chapter: every rate's best
-    validation accuracy on sample 0, the rate chosen, the epochs that run trained, its best
-    validation epoch, and whether it stopped at the cap; cells still tuning are left out."""
+    """The chosen configurations of some tables' cells, for a chapter: per optimiser the best
+    validation accuracy on sample 0 at each of its rates ("84.0 / 85.0 / 85.0", in the rates'
+    order; "-" where the rule does not try it), the optimiser and rate chosen, the epochs that
+    run trained, its best validation epoch, and whether it stopped at the cap; cells still
+    tuning are left out."""
     picks = chosen(runs, protocol)
     picks = picks[picks.table.isin(tables)]
-    lr_cols = [c for c in picks.columns if c.startswith("validation % at")]
-    out = picks.assign(**{c: picks[c].round(1) for c in lr_cols})
-    out["stopped"] = np.where(out.pop("capped"), "at the cap", "plateau")
+    rates = {"sgd": protocol.lrs, "adam": protocol.adam_lrs}
+    out = picks[list(CELL)].copy()
+    for opt in [o for o in OPTIMIZERS if o == "sgd" or o in protocol.bp_optimizers]:
+        cols = [config_label(opt, lr) for lr in rates[opt]]
+        name = (f"validation %, {OPTIMIZER_LABELS[opt]} at "
+                f"{' / '.join(f'{lr:g}' for lr in rates[opt])}")
+        out[name] = [" / ".join(f"{v:.1f}" for v in values) if all(v == v for v in values)
+                     else "-" for values in (picks[cols].to_numpy(dtype=float)
+                                             if set(cols) <= set(picks.columns)
+                                             else [[np.nan]] * len(picks))]
+    out["chosen"] = [f"{OPTIMIZER_LABELS[o]} {lr:g}" for o, lr in zip(picks.optimizer, picks.lr)]
+    out["epochs"], out["best_epoch"] = picks.epochs, picks.best_epoch
+    out["stopped"] = np.where(picks.capped.astype(bool), "at the cap", "plateau")
     return out.set_index(list(CELL))
 
 
-def bp_fit(ours: pd.DataFrame) -> pd.DataFrame:
-    """BP's highest training accuracy per FC cell (mean over samples, k/K) beside the printed
-    value (100 in most cells)."""
-    bp = ours[(ours.rule == "bp") & (ours.set == "train") & (ours.architecture == "fc")]
-    ref = printed(tuple(sorted(set(bp.table)))).set_index(
+SGD_READING = "bp_sgd"        # the profile of the reading with BP on plain SGD alone
+NOT_IN_READING = "not in the reading"
+
+
+def bp_fit(ours: pd.DataFrame, sgd: pd.DataFrame | None = None) -> pd.DataFrame:
+    """BP per FC cell of `ours` (cell_summary rows of the selected runs): the printed highest
+    training and test accuracy beside ours (mean ± sd over samples, k/K) and, with `sgd` (the
+    bp_sgd reading's cell_summary), BP with plain SGD alone.  The text prints 100 (or
+    99.7-99.9) for BP's training accuracy in every FC cell."""
+    sources = {"ours, selected": ours}
+    if sgd is not None:
+        sources["ours, plain SGD only (reading)"] = sgd
+    fc_bp = {name: src[(src.rule == "bp") & (src.architecture == "fc")]
+             for name, src in sources.items()}
+    cells = fc_bp["ours, selected"][["table", "activation", "n_classes"]].drop_duplicates()
+    ref = printed(tuple(sorted(set(cells.table)))).set_index(
         ["table", "architecture", "activation", "n_classes", "rule", "set"])["mean"]
     rows = []
-    for r in bp.itertuples():
-        rows.append({"table": r.table, "activation": r.activation, "n": r.n_classes,
-                     "printed (%)": ref.get((r.table, "fc", r.activation, r.n_classes, "bp",
-                                             "train"), np.nan),
-                     "ours (%)": _fmt(r.mean, r.sd, r.stored, r.planned)})
-    return pd.DataFrame(rows).set_index(["table", "activation", "n"])
+    for cell in cells.itertuples(index=False):
+        for split, label in (("train", "training"), ("test", "test")):
+            row = {"table": cell.table, "activation": cell.activation, "n": cell.n_classes,
+                   "set": label, "printed (%)": ref.get((cell.table, "fc", cell.activation,
+                                                         cell.n_classes, "bp", split), np.nan)}
+            for name, src in fc_bp.items():
+                hit = src[(src.table == cell.table) & (src.activation == cell.activation)
+                          & (src.n_classes == cell.n_classes) & (src.set == split)]
+                row[name] = (_fmt(*hit.iloc[0][["mean", "sd", "stored", "planned"]])
+                             if len(hit) else NOT_IN_READING)
+            rows.append(row)
+    columns = ["table", "activation", "n", "set", "printed (%)", *sources]
+    return pd.DataFrame(rows, columns=columns).set_index(["table", "activation", "n", "set"])
+
+
+def bp_cell(runs: "ChapterRuns", table: int, activation: str = "tanh",
+            n_classes: int | None = None) -> dict:
+    """BP on one FC cell, for a chapter's prose: the selected runs' highest training and test
+    accuracy (means over the stored samples, %) and samples stored, the optimiser and rate
+    chosen on validation, and the same accuracies with plain SGD alone (the bp_sgd reading);
+    NaN (None for the optimiser) where nothing is stored yet."""
+    n = 2 if n_classes is None else n_classes
+    out = {"train": np.nan, "test": np.nan, "stored": 0, "optimizer": None, "lr": np.nan,
+           "sgd_train": np.nan, "sgd_test": np.nan}
+    for prefix, summary in (("", runs.ours_tuned), ("sgd_", runs.bp_sgd)):
+        if summary is None:
+            continue
+        hit = summary[(summary.table == table) & (summary.architecture == "fc")
+                      & (summary.activation == activation) & (summary.n_classes == n)
+                      & (summary.rule == "bp")]
+        for split in ("train", "test"):
+            row = hit[hit.set == split]
+            if len(row):
+                out[prefix + split] = float(row["mean"].iloc[0])
+                if not prefix:
+                    out["stored"] = int(row["stored"].iloc[0])
+    if runs.tuned_runs is not None and len(runs.tuned_runs):
+        picks = chosen(runs.tuned_runs, runs.tuned.protocol)
+        pick = picks[(picks.table == table) & (picks.architecture == "fc")
+                     & (picks.activation == activation) & (picks.n_classes == n)
+                     & (picks.rule == "bp")]
+        if len(pick):
+            out["optimizer"], out["lr"] = str(pick.optimizer.iloc[0]), float(pick.lr.iloc[0])
+    return out
+
+
+def largest_epoch_drop(table: pd.DataFrame, run_keys) -> float:
+    """The largest fall of training accuracy between two consecutive epochs over some runs
+    (points); NaN without runs.  Plain SGD on inputs in [0, 1] makes it large."""
+    part = table[table.run_key.isin(set(run_keys))]
+    drops = [100 * float(g.sort_values("epoch").train_acc.diff().min())
+             for _, g in part.groupby("run_key")]
+    return -min(drops) if drops else np.nan
 
 
 def init_check(runs: pd.DataFrame, protocol) -> pd.DataFrame:
@@ -1204,11 +1324,12 @@ def load_tables(tables, profile: str = "quick", results="results", device: str =
 
 def planned_run_count(protocol) -> int:
     """Runs of a validation-selected grid once every stage is known: per cell one tuning run
-    per rate and one run per further sample, plus the init check's tuning runs."""
+    per configuration (tuning_configs) and one run per further sample, plus the init check's
+    tuning runs."""
     cells = _cells(protocol)
     checked = sum(c["table"] == 1 and c["architecture"] == "fc" and c["rule"] in FA_RULES
                   and c["activation"] == protocol.init_check for c in cells)
-    return (len(cells) * (len(protocol.lrs) + protocol.samples - 1)
+    return (sum(len(tuning_configs(protocol, c["rule"])) + protocol.samples - 1 for c in cells)
             + checked * len(protocol.lrs) * (protocol.init != "uniform"))
 
 
@@ -1307,7 +1428,8 @@ def grid_core_hours(protocol) -> pd.DataFrame:
             raise ValueError(f"no measured epoch time for Table {table} at n = {n}; measure "
                              "one with time_epoch and add it to EPOCH_CPU_S")
         seconds = float(np.mean(EPOCH_CPU_S[table][n]))
-        runs = len(group) * (len(protocol.lrs) + protocol.samples - 1)
+        runs = sum(len(tuning_configs(protocol, rule)) + protocol.samples - 1
+                   for rule in group.rule)
         if table == 1 and protocol.init_check is not None and protocol.init != "uniform":
             runs += len(protocol.lrs) * sum((group.activation == protocol.init_check)
                                             & group.rule.isin(FA_RULES))
@@ -1441,6 +1563,7 @@ class ChapterRuns:
     ours_tuned: pd.DataFrame          # selected runs, per cell
     tuned_runs: pd.DataFrame          # selected runs, per run
     reported: pd.DataFrame            # the runs each cell reports (chosen rate)
+    bp_sgd: pd.DataFrame | None = None       # the bp_sgd reading (BP on plain SGD), per cell
 
     @property
     def sources(self) -> dict:
@@ -1469,6 +1592,13 @@ def chapter_runs(tables, profile: str = "quick", results="results", device: str 
         f"the **20-epoch reading** ({READING_OF[profile]}): "
         f"{describe(sweep.protocol)['schedule']}."))
     tuned_runs = run_summary(tuned.table)
-    return ChapterRuns(tuned, sweep, cell_summary(sweep.table, sweep.cells),
+    runs = ChapterRuns(tuned, sweep, cell_summary(sweep.table, sweep.cells),
                        cell_summary(tuned.table, tuned.cells, tuned.protocol), tuned_runs,
                        final_runs(tuned_runs, tuned.protocol))
+    # BP with plain SGD alone beside BP's chosen optimiser: the bp_sgd reading (at the quick
+    # grid), or this profile with bp_optimizers ("sgd",)
+    reading = SGD_READING if profile == "quick" else profile
+    change = {**(overrides or {}), **({} if profile == "quick" else {"bp_optimizers": ("sgd",)})}
+    sgd = load_tables(tables, reading, results, device, data_root, False, change)
+    runs.bp_sgd = cell_summary(sgd.table, sgd.cells, sgd.protocol)
+    return runs
