@@ -88,7 +88,7 @@ sweep: venv data
 # is).  This round's order: the noisy-MNIST confirmation's last sign-FA runs, the readings of
 # Lillicrap's 784-1000-10 net (complete), Lillicrap's deeper MNIST nets to convergence
 # (plateau rule; a run that stalls restarts at a tenth of its first rate), Lechner's FC cells
-# tuned on validation, Table 2's 224-px readings (GD first), Table 1's n = 25 and 50 columns
+# tuned on validation (BP's optimiser too), Table 2's 224-px readings (GD first), Table 1's n = 25 and 50 columns
 # at 2 repeats per rule, the second repeat of every noisy-MNIST reading (the decision it fed
 # is made: 180 runs of 2000 epochs, 2.4 core-hours at the stored ones' mean), and last
 # Lechner's 64-px CNNs at the 20-epoch reading (45 to 60 core-hours: GPU work).

@@ -1358,11 +1358,13 @@ def readings() -> pd.DataFrame:
          "pair / subset k drawn with seed k; five per cell (paper), two (quick)", "the same",
          "the text's statistic is mean and standard deviation over the draws"),
         ("optimiser", "tuned: plain gradient descent, Adam or RMSprop",
-         "plain SGD, no momentum", "the same", "B.3: the most stable for every FA rule"),
+         "FA rules: plain SGD, no momentum; BP: plain SGD or Adam, chosen on validation with "
+         "the rate (RMSprop not tried)", "plain SGD for every rule",
+         "B.3: plain SGD the most stable for every FA rule; BP's optimiser was tuned"),
         ("learning rate", "tuned per rule on validation data",
-         "per cell, the best validation accuracy of {0.01, 0.03, 0.1} on pair / subset 0, then "
-         "that rate for every sample", "0.1 (FC), 0.03 (CNN) for every rule",
-         "the three rates span both pilots (below)"),
+         "per cell, the best validation accuracy of {0.01, 0.03, 0.1} (BP's Adam: {1e-4, 3e-4, "
+         "1e-3}) on pair / subset 0, then that configuration for every sample",
+         "0.1 (FC), 0.03 (CNN) for every rule", "the three rates span both pilots (below)"),
         ("epochs", "tuned; FA rules 'may require over a hundred'",
          "at least 100, then until validation accuracy has not risen for 25 epochs (at most "
          "300); reported at the best validation epoch", "20, reported after the last",
