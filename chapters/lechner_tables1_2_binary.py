@@ -279,7 +279,7 @@ printed_sd = lechner_mdfa.printed((1,)).query("architecture == 'fc' and activati
                                               "and set == 'test'")["sd"].mean()
 t1 = tuned.cells[(tuned.cells.table == 1) & (tuned.cells.architecture == "fc")]
 pairs = int(t1.stored.max())
-glue("printed_test_sd", printed_sd)
+glue("t1_tanh_test_spread", printed_sd)
 glue("sel1_pairs", pairs)
 glue("sel1_cells", len(t1))
 glue("sel1_complete", int((t1.stored >= t1.planned).sum()))
@@ -339,7 +339,7 @@ _ = glue("relu_runs_20", of20)
 #   {glue:text}`paper1_fc_tanh_bp_test:.1f`%.
 # - **Test accuracy stays below the printed values**, by {glue:text}`sel1_tanh_gap_low:.1f` to
 #   {glue:text}`sel1_tanh_gap_high:.1f` points across the four rules with tanh. The printed
-#   standard deviation over pairs is about {glue:text}`printed_test_sd:.0f` points, so with
+#   standard deviation over pairs is about {glue:text}`t1_tanh_test_spread:.0f` points, so with
 #   {glue:text}`sel1_pairs:.0f` pairs the standard error of our means is about
 #   {glue:text}`sel1_se:.0f` points: gaps of one to two standard errors, which the scoreboard's
 #   tests weigh cell by cell. The stand-in's images (Tiny-ImageNet classes shrunk to 32 px,
@@ -347,7 +347,7 @@ _ = glue("relu_runs_20", of20)
 # - **ReLU under selection.** {glue:text}`relu_at_chance:.0f` of {glue:text}`relu_runs:.0f`
 #   DFA and FA runs with ReLU (every rate tried) end at exactly chance test accuracy, against
 #   {glue:text}`relu_at_chance_20:.0f` of {glue:text}`relu_runs_20:.0f` in the 20-epoch reading:
-#   the collapse there came with a rate of 0.1 held for 20 epochs. mDFA with ReLU reaches
+#   the collapse there came with a rate of {glue:text}`lr:g` held for 20 epochs. mDFA with ReLU reaches
 #   {glue:text}`sel1_relu_mdfa_train:.1f`% training and {glue:text}`sel1_relu_mdfa_test:.1f`%
 #   test accuracy, BP {glue:text}`sel1_relu_bp_train:.1f` and
 #   {glue:text}`sel1_relu_bp_test:.1f`% (printed for mDFA: {glue:text}`paper1_fc_relu_mdfa_train:.1f`
