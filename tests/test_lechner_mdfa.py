@@ -528,7 +528,7 @@ def test_bp_fit_sets_each_reading_beside_the_printed_value_and_marks_cells_it_la
                     (1, "tanh", 2, "bp", "test", 70.0, 1.0, 2)])
     table = L.bp_fit(selected, sgd)
     assert list(table.columns) == ["printed (%)", "ours, selected",
-                                   "ours, plain SGD only (reading)"]
+                                   "reading: plain SGD only"]
     assert table.loc[(1, "tanh", 2, "training")].tolist() == [100.0, "100.0 ± 0.0 (2/2)",
                                                               "80.0 ± 2.0 (2/2)"]
     assert table.loc[(1, "tanh", 2, "test")].tolist() == [81.4, "75.0 (1/2)", "70.0 ± 1.0 (2/2)"]

@@ -1120,7 +1120,7 @@ def bp_fit(ours: pd.DataFrame, sgd: pd.DataFrame | None = None) -> pd.DataFrame:
     99.7-99.9) for BP's training accuracy in every FC cell."""
     sources = {"ours, selected": ours}
     if sgd is not None:
-        sources["ours, plain SGD only (reading)"] = sgd
+        sources["reading: plain SGD only"] = sgd
     fc_bp = {name: src[(src.rule == "bp") & (src.architecture == "fc")]
              for name, src in sources.items()}
     cells = fc_bp["ours, selected"][["table", "activation", "n_classes"]].drop_duplicates()
