@@ -39,7 +39,7 @@ from ..layers import after_optimizer_step, convert, feedback_layers
 from ..models import ACTIVATIONS
 from ..store import spec_key, without_added_defaults
 from ..sweep import RunContext, RunResult
-from ..training import TrainConfig, TrainingDiverged, diverged_measurements, train
+from ..training import OPTIMIZERS, TrainConfig, TrainingDiverged, diverged_measurements, train
 from .image_classification import RESOLUTION, ImageTransform, subset_images
 
 NAME = "lechner_mdfa"
@@ -80,7 +80,6 @@ PLAN_ONLY = ("cifar_dataset", "imagenet_dataset", "cnn_lr", "selection", "lrs", 
 # Spec fields added after the 154 runs of the 20-epoch reading were stored, with the value those
 # runs used: a field enters a spec (and its key) only where it differs (store.without_added_defaults).
 ADDED = {"validation_per_class": 0, "min_epochs": 0, "patience": 0, "optimizer": "sgd"}
-OPTIMIZERS = ("sgd", "adam")
 TUNE_SAMPLE = 0                 # the sample whose runs choose a cell's learning rate
 FA_RULES = ("dfa", "fa", "mdfa")
 CELL = ("table", "architecture", "activation", "n_classes", "rule")
@@ -691,11 +690,12 @@ def unit_transform(device) -> ImageTransform:
 
 
 def train_config(spec: dict, device: str, progress: bool | None) -> TrainConfig:
-    """Plain SGD or (BP, where chosen) Adam at a fixed rate, batch 64; the training set evaluated after every epoch (the
-    tables report the highest training accuracy reached)."""
+    """Plain SGD or (BP, where chosen) Adam at a fixed rate, batch 64; the training set
+    evaluated after every epoch (the tables report the highest training accuracy reached)."""
     return TrainConfig(epochs=spec["epochs"], lr=spec["lr"], momentum=spec["momentum"],
-                       optimizer=spec_field(spec, "optimizer"), batch_size=spec["batch_size"], train_metrics="full",
-                       data_seed=spec["data_seed"], device=device, progress=progress)
+                       optimizer=spec_field(spec, "optimizer"), batch_size=spec["batch_size"],
+                       train_metrics="full", data_seed=spec["data_seed"], device=device,
+                       progress=progress)
 
 
 def validation_measure(x: torch.Tensor, y: torch.Tensor, transform: ImageTransform,
@@ -1597,10 +1597,9 @@ def chapter_runs(tables, profile: str = "quick", results="results", device: str 
     runs = ChapterRuns(tuned, sweep, cell_summary(sweep.table, sweep.cells),
                        cell_summary(tuned.table, tuned.cells, tuned.protocol), tuned_runs,
                        final_runs(tuned_runs, tuned.protocol))
-    # BP with plain SGD alone beside BP's chosen optimiser: the bp_sgd reading (at the quick
-    # grid), or this profile with bp_optimizers ("sgd",)
-    reading = SGD_READING if profile == "quick" else profile
-    change = {**(overrides or {}), **({} if profile == "quick" else {"bp_optimizers": ("sgd",)})}
-    sgd = load_tables(tables, reading, results, device, data_root, False, change)
+    # BP with plain SGD alone beside BP's chosen optimiser: this profile with bp_optimizers
+    # ("sgd",) (at the quick profile, the bp_sgd reading)
+    sgd = load_tables(tables, profile, results, device, data_root, False,
+                      {**(overrides or {}), "bp_optimizers": ("sgd",)})
     runs.bp_sgd = cell_summary(sgd.table, sgd.cells, sgd.protocol)
     return runs
