@@ -293,8 +293,7 @@ glue("t2_fc_planned", int(t2_fc.planned.sum()))
 for key in ("train", "test", "lr", "sgd_train", "sgd_test"):
     glue(f"bp1_{key}", bp1[key])
 glue("bp1_stored", bp1["stored"])
-glue("bp1_optimizer", {"sgd": "plain SGD", "adam": "Adam", None: "no optimiser yet"}[
-    bp1["optimizer"]])
+glue("bp1_optimizer", bp1["optimizer_name"])
 fits = bp1["train"] >= 99.0 and bp1["sgd_train"] < 99.0
 glue("bp1_fits", "fits its pairs" if bp1["train"] >= 99.0 else "does not fit its pairs")
 glue("bp1_cause", "So, on this cell, the plain-SGD runs' shortfall is the optimiser's." if fits
@@ -353,6 +352,12 @@ _ = glue("relu_runs_20", of20)
 #   {glue:text}`sel1_relu_bp_test:.1f`% (printed for mDFA: {glue:text}`paper1_fc_relu_mdfa_train:.1f`
 #   and {glue:text}`paper1_fc_relu_mdfa_test:.1f`%). The stored pairs
 #   {glue:text}`relu_mdfa_reading`; the sign tests above decide the text's claim.
+#
+# Table 2's FC column (the deeper network on 64-px pairs), row by row as its runs are stored:
+
+# %%
+display(Markdown("\n\n".join(lechner_mdfa.fit_check(ours_tuned, 2, 2, activation=a)
+                              for a in tuned.protocol.binary_activations)))
 
 # %% [markdown]
 # ## What the 20-epoch reading shows

@@ -168,8 +168,7 @@ glue("t3_stored", int(t3.stored.sum()))
 glue("t3_planned", int(t3.planned.sum()))
 for key in ("train", "test", "lr", "sgd_train", "sgd_test"):
     glue(f"bp3_{key}", bp3[key])
-_ = glue("bp3_optimizer", {"sgd": "plain SGD", "adam": "Adam", None: "not chosen yet"}[
-    bp3["optimizer"]])
+_ = glue("bp3_optimizer", bp3["optimizer_name"])
 
 # %% [markdown]
 # ## Reading the tables

@@ -111,7 +111,8 @@ lechner_mdfa.chosen_table(tuned_runs, tuned.protocol, (5,))
 lechner_mdfa.bp_fit(ours_tuned[ours_tuned.table == 5], runs.bp_sgd)
 
 # %%
-display(Markdown(lechner_mdfa.fit_check(ours_tuned, 5, 10)))
+display(Markdown("\n\n".join(lechner_mdfa.fit_check(ours_tuned, 5, n)
+                              for n in tuned.protocol.classes_imagenet)))
 
 # %% [markdown]
 # As a figure, Table 5 from the selected runs and Table 6 from the 20-epoch reading (open
@@ -142,6 +143,9 @@ grid5 = lechner_mdfa.grid_core_hours(replace(tuned.protocol, tables=(5,)))
 glue("t5_low", grid5.core_h_at_min_epochs.sum())
 glue("t5_high", grid5.core_h_at_cap.sum())
 glue("grid_cpu", lechner_mdfa.EPOCH_CPU)
+t5 = tuned.cells[tuned.cells.table == 5]
+glue("t5_stored", int(t5.stored.sum()))
+glue("t5_planned", int(t5.planned.sum()))
 glue("stored", sweep.stored)
 glue("expected", sweep.expected)
 try:
@@ -171,7 +175,8 @@ _ = glue("cnn_ratio", lechner_mdfa.flops_per_example("imagenet", "cnn", 224, 10)
 # ours are BP {glue:text}`ours5_10_bp_test:.1f`%, mDFA {glue:text}`ours5_10_mdfa_test:.1f`%,
 # DFA {glue:text}`ours5_10_dfa_test:.1f`% and FA {glue:text}`ours5_10_fa_test:.1f`% (chance:
 # 10%). The selected runs above, trained to a plateau at a rate chosen on held-out images,
-# replace this reading cell by cell as they are stored (Table 5 follows Tables 1, 2 and 3's
+# replace this reading cell by cell as they are stored: {glue:text}`t5_stored:.0f` of
+# {glue:text}`t5_planned:.0f` reported runs so far (Table 5 follows Tables 1, 2 and 3's
 # small $n$ in the background queue; its FC column is {glue:text}`t5_low:.0f` to
 # {glue:text}`t5_high:.0f` core-hours on one core, {glue:text}`grid_cpu`).
 #

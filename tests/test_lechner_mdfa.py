@@ -561,6 +561,29 @@ def test_bp_cell_reads_the_selected_runs_their_chosen_optimiser_and_the_sgd_read
     tuned = SimpleNamespace(protocol=L.PROFILES["quick"])
     runs = L.ChapterRuns(tuned, None, None, selected, per_run, None, bp_sgd=sgd)
     assert L.bp_cell(runs, 1) == {"train": 99.5, "test": 78.0, "stored": 2, "optimizer": "adam",
-                                  "lr": 3e-4, "sgd_train": 86.0, "sgd_test": 70.0}
+                                  "lr": 3e-4, "sgd_train": 86.0, "sgd_test": 70.0,
+                                  "optimizer_name": "Adam"}
     missing = L.bp_cell(runs, 3, n_classes=3)
     assert missing["stored"] == 0 and np.isnan(missing["train"]) and missing["optimizer"] is None
+    assert missing["optimizer_name"] == "not chosen yet"
+
+
+def test_fit_check_reads_one_column_marks_pending_rules_and_names_unplanned_ones():
+    nan = float("nan")
+    ours = _summary([(2, "relu", 2, "bp", "train", 99.25, 0.5, 2),
+                     (2, "relu", 2, "bp", "test", 70.0, 1.0, 2),
+                     (2, "relu", 2, "mdfa", "train", nan, nan, 0),
+                     (2, "relu", 2, "mdfa", "test", nan, nan, 0),
+                     (2, "tanh", 2, "bp", "train", 50.0, 0.0, 2),      # another activation
+                     (2, "tanh", 2, "bp", "test", 50.0, 0.0, 2),
+                     (5, "tanh", 3, "dfa", "train", 60.0, 1.0, 1),
+                     (5, "tanh", 3, "dfa", "test", 40.0, 1.0, 1)])
+    text = L.fit_check(ours, 2, 2, activation="relu")
+    assert text.startswith("Selected runs, Table 2 (FC, relu)") and "chance 50.0%" in text
+    assert "BP 99.2% (validation 70.0%, 2/2); mDFA pending (0/2)." in text
+    assert "50.0% (validation" not in text and "the text prints as validation, ours on test images" in text
+    classes = L.fit_check(ours, 5, 3)
+    assert "Table 5 at n = 3" in classes and "chance 33.3%" in classes
+    assert "DFA 60.0% (validation 40.0%, 1/2)." in classes
+    assert "in brackets test accuracy;" in L.fit_check(ours.assign(table=3), 3, 3)
+    assert L.fit_check(ours, 5, 10) == "Table 5 at n = 10 is not planned at this profile."

@@ -1035,6 +1035,13 @@ def _ours_cells(mine: dict, key) -> dict:
             for label, m in mine.items()}
 
 
+def held_out_name(table: int) -> str:
+    """What a table prints beside training accuracy: "test" (CIFAR-100) or "validation"
+    (ImageNet, whose test labels are not public); our column carries the printed name, while
+    our numbers are always on test images that no selection saw."""
+    return "test" if TABLES[table][0] == "cifar100" else "validation"
+
+
 def binary_table(ours, table: int) -> pd.DataFrame:
     """Table 1 or 2 in long form: one row per (activation, rule, column as printed: training or
     test per architecture, "validation" for Table 2), 'paper' beside each of ours (one
@@ -1045,7 +1052,7 @@ def binary_table(ours, table: int) -> pd.DataFrame:
     ref = printed((table,)).set_index(["activation", "rule", "architecture", "set"])
     mine = {label: o[o.table == table].set_index(["activation", "rule", "architecture", "set"])
             for label, o in sources.items()}
-    test_name = "test" if TABLES[table][0] == "cifar100" else "validation"
+    test_name = held_out_name(table)
     rows = []
     for act in ACTIVATION_NAMES:
         for rule in RULES:
@@ -1070,8 +1077,7 @@ def classes_table(ours, table: int) -> pd.DataFrame:
             for label, o in sources.items()}
     rows = []
     for split in ("train", "test"):
-        label_set = "training" if split == "train" else (
-            "test" if TABLES[table][0] == "cifar100" else "validation")
+        label_set = "training" if split == "train" else held_out_name(table)
         for n in sorted(set(ref.loc[split].index.get_level_values(0))):
             for rule in RULES:
                 key = (split, n, rule)
@@ -1083,6 +1089,7 @@ def classes_table(ours, table: int) -> pd.DataFrame:
 
 
 OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam"}
+OPTIMIZER_PROSE = {"sgd": "plain SGD", "adam": "Adam"}       # the names the chapters' prose uses
 
 
 def chosen_table(runs: pd.DataFrame, protocol, tables) -> pd.DataFrame:
@@ -1146,8 +1153,9 @@ def bp_cell(runs: "ChapterRuns", table: int, activation: str = "tanh",
             n_classes: int | None = None) -> dict:
     """BP on one FC cell, for a chapter's prose: the selected runs' highest training and test
     accuracy (means over the stored samples, %) and samples stored, the optimiser and rate
-    chosen on validation, and the same accuracies with plain SGD alone (the bp_sgd reading);
-    NaN (None for the optimiser) where nothing is stored yet."""
+    chosen on validation (optimizer_name: its name for prose), and the same accuracies with
+    plain SGD alone (the bp_sgd reading); NaN (None for the optimiser) where nothing is stored
+    yet."""
     n = 2 if n_classes is None else n_classes
     out = {"train": np.nan, "test": np.nan, "stored": 0, "optimizer": None, "lr": np.nan,
            "sgd_train": np.nan, "sgd_test": np.nan}
@@ -1170,6 +1178,7 @@ def bp_cell(runs: "ChapterRuns", table: int, activation: str = "tanh",
                      & (picks.rule == "bp")]
         if len(pick):
             out["optimizer"], out["lr"] = str(pick.optimizer.iloc[0]), float(pick.lr.iloc[0])
+    out["optimizer_name"] = OPTIMIZER_PROSE.get(out["optimizer"], "not chosen yet")
     return out
 
 
@@ -1232,26 +1241,35 @@ def sign_test(runs: pd.DataFrame, better: str, worse: str, cells: dict,
             "p": p}
 
 
-def fit_check(ours: pd.DataFrame, table: int, n: int) -> str:
+def fit_check(ours: pd.DataFrame, table: int, n: int, activation: str | None = None) -> str:
     """One sentence: each rule's highest training accuracy and its gap to test accuracy in one
-    column of an n-class table (a cell_summary; mean over the stored samples, k/K), against
-    chance; "pending" where a rule has no sample stored."""
-    col = ours[(ours.table == table) & (ours.n_classes == n)].set_index(["rule", "set"])
+    FC column of a table (a cell_summary; mean over the stored samples, k/K), against chance;
+    "pending" where a rule has no sample stored.  activation picks one row of the binarised
+    tables (n = 2); the n-class tables are tanh only."""
+    col = ours[(ours.table == table) & (ours.n_classes == n)]
+    if "architecture" in col:
+        col = col[col.architecture == "fc"]
+    where = f"Table {table} at n = {n}"
+    if activation is not None:
+        col, where = col[col.activation == activation], f"Table {table} (FC, {activation})"
+    col = col.set_index(["rule", "set"])
     if not len(col):
-        return f"Table {table} at n = {n} is not planned at this profile."
-    parts = []
+        return f"{where} is not planned at this profile."
+    parts, second = [], held_out_name(table)
     for rule in RULES:
         if (rule, "train") not in col.index:
             continue
         train, test = col.loc[(rule, "train")], col.loc[(rule, "test")]
         done = f"{int(train['stored'])}/{int(train['planned'])}"
-        parts.append(f"{rule.upper() if rule != 'mdfa' else 'mDFA'} pending ({done})"
+        parts.append(f"{RULE_NAMES[rule]} pending ({done})"
                      if train["mean"] != train["mean"] else
-                     f"{rule.upper() if rule != 'mdfa' else 'mDFA'} {train['mean']:.1f}% "
-                     f"(test {test['mean']:.1f}%, {done})")
-    return (f"Selected runs, Table {table} at n = {n} (highest training accuracy, test "
-            f"accuracy in brackets, mean over subsets stored/planned; chance "
-            f"{100.0 / n:.1f}%): " + "; ".join(parts) + ".")
+                     f"{RULE_NAMES[rule]} {train['mean']:.1f}% ({second} {test['mean']:.1f}%, "
+                     f"{done})")
+    bracket = ("test accuracy" if second == "test" else
+               "the accuracy the text prints as validation, ours on test images")
+    return (f"Selected runs, {where} (highest training accuracy, in brackets {bracket}; mean "
+            f"over samples, stored/planned; chance {100.0 / n:.1f}%): "
+            + "; ".join(parts) + ".")
 
 
 ALPHA = 0.05        # an ordering counts as shown when the one-sided sign test gives p < ALPHA
@@ -1510,7 +1528,7 @@ def binary_figure(ours: pd.DataFrame, table: int, architecture: str = "fc"):
         key=lambda t: t.activation)
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4), sharey=True)
     labels = {"hardtanh": "hard-tanh", "relu": "ReLU", "tanh": "tanh"}
-    test_name = "test" if TABLES[table][0] == "cifar100" else "validation"
+    test_name = held_out_name(table)
     for ax, split in zip(axes, ("train", "test")):
         _paper_vs_ours_points(ax, mine[mine.set == split], ref[ref.set == split],
                               ACTIVATION_NAMES.index, RULES, range(3),
@@ -1537,7 +1555,7 @@ def classes_figure(ours: pd.DataFrame, tables):
         ns = sorted(set(ref_all[ref_all.table == table].n_classes))
         position = {n: i for i, n in enumerate(ns)}
         mine = ours[ours.table == table].assign(key=lambda t: t.n_classes)
-        test_name = "test" if TABLES[table][0] == "cifar100" else "validation"
+        test_name = held_out_name(table)
         for ax, split in zip(row, ("train", "test")):
             ref = ref_all[(ref_all.table == table) & (ref_all.set == split)]
             _paper_vs_ours_points(ax, mine[mine.set == split], ref, position.get, RULES,
