@@ -587,3 +587,58 @@ def test_fit_check_reads_one_column_marks_pending_rules_and_names_unplanned_ones
     assert "DFA 60.0% (validation 40.0%, 1/2)." in classes
     assert "in brackets test accuracy;" in L.fit_check(ours.assign(table=3), 3, 3)
     assert L.fit_check(ours, 5, 10) == "Table 5 at n = 10 is not planned at this profile."
+
+
+def test_kendall_falls_counts_falling_minus_rising_pairs_at_different_n():
+    n = np.array([3, 3, 5, 10])
+    # Pairs at different n: 80 > 60, 80 > 65, 70 > 60, 70 > 65 fall; 60 < 65 rises.
+    assert int(L.kendall_falls(n, np.array([80.0, 70.0, 60.0, 65.0]))) == 3
+    assert int(L.kendall_falls(n, np.array([50.0, 50.0, 50.0, 50.0]))) == 0      # ties count neither
+    stacked = L.kendall_falls(n, np.array([[80.0, 70.0, 60.0, 65.0], [60.0, 65.0, 70.0, 80.0]]))
+    assert stacked.tolist() == [3, -5]                  # the second rises in every pair
+
+
+def _class_runs(values):
+    """runs of Table 3: {rule: [(n, sample, train, test), ...]}."""
+    return pd.DataFrame([{"table": 3, "architecture": "fc", "activation": "tanh",
+                          "n_classes": n, "rule": rule, "sample": k, "train": tr, "test": te}
+                         for rule, rows in values.items() for n, k, tr, te in rows])
+
+
+def test_trend_test_finds_a_falling_fit_rejects_a_rising_one_and_reproduces():
+    falling = {r: [(3, 0, 80.0, 60.0), (3, 1, 78.0, 60.0), (5, 0, 70.0, 50.0),
+                   (5, 1, 68.0, 50.0), (10, 0, 60.0, 40.0), (10, 1, 58.0, 40.0)]
+               for r in ("dfa", "fa", "mdfa")}
+    t = L.trend_test(_class_runs(falling), ("dfa", "fa", "mdfa"))
+    assert t["S"] == {"dfa": 12, "fa": 12, "mdfa": 12} and t["total"] == t["max"] == 36
+    assert t["runs"] == 18 and t["p"] < 0.001 and t["p_rise"] > 0.99
+    assert L.trend_test(_class_runs(falling), ("dfa", "fa", "mdfa")) == t        # seeded
+    rising = {r: [(n, k, 200.0 - tr, te) for n, k, tr, te in rows] for r, rows in falling.items()}
+    back = L.trend_test(_class_runs(rising), ("dfa", "fa", "mdfa"))
+    assert back["total"] == -36 and back["p_rise"] < 0.001 and back["p"] > 0.99
+    one_n = _class_runs({"fa": [(3, 0, 80.0, 60.0), (3, 1, 70.0, 60.0)]})
+    assert np.isnan(L.trend_test(one_n, ("fa",))["p"])
+
+
+def test_n_class_claims_are_decided_by_their_stated_tests():
+    from falign import registry
+
+    rows = {"bp": [(n, k, 100.0, 50.0) for n in (3, 5, 10) for k in (0, 1)],
+            **{r: [(n, k, 90.0 - n, 100.0 / n - 1.0) for n in (3, 5, 10) for k in (0, 1)]
+               for r in ("dfa", "fa", "mdfa")}}
+    runs = _class_runs(rows)
+    learns = registry.lechner_class_claim("mdfa_learns", runs)
+    assert learns["status"] == registry.DIFFERS and "in 0 of 6 runs" in learns["ours"]
+    fits = registry.lechner_class_claim("bp_fits_fa_rules_less", runs)
+    assert fits["status"] == registry.REPRODUCED and "mDFA 6 of 6" in fits["ours"]
+    # One rule alone, even decided, is not the claim about all three.
+    only_fa = _class_runs({"bp": rows["bp"], "fa": [(n, k, 99.0, 50.0) for n in (3, 5)
+                                                     for k in (0, 1)]})
+    assert registry.lechner_class_claim("bp_fits_fa_rules_less", only_fa)["status"] == \
+        registry.UNDECIDED
+    falls = registry.lechner_class_claim("fit_falls_with_n", runs)
+    assert falls["status"] == registry.REPRODUCED and "S = +36 of at most 36" in falls["ours"]
+    assert registry.lechner_class_claim("fit_falls_with_n", runs.iloc[:0])["status"] == \
+        registry.PENDING
+    with pytest.raises(ValueError, match="unknown n-class claim 'fits'"):
+        registry.lechner_class_claim("fits", runs)

@@ -1156,7 +1156,8 @@ def _lechner_entries():
         R(L, "Theorem 5", m5, "Theorem 5", lambda g: _ok(g.get("first_layer_max_product", 0)
                                                          < 0)),
     ]
-    return out + _lechner_table_entries() + _lechner_claim_entries()
+    return (out + _lechner_table_entries() + _lechner_claim_entries()
+            + _lechner_class_claim_entries())
 
 
 def _lechner_table_entries():
@@ -1310,6 +1311,100 @@ def _lechner_claim_entries():
             return {**base, "ours": ours, "status": status, "reason": reason}
         out.append(Entry(f"lechner.claim.{key}", LECHNER, "Sec. 5 claims", what, printed,
                          "lechner_tables1_2_binary", evaluate))
+    return out
+
+
+# Lechner's claims on the n-class tables (Sec. 4.2, and App. B.2 for ImageNet), read from the
+# selected FC runs of Table 3 and of Table 5, one row each: (key, what, printed).
+_LECHNER_CLASS_CLAIMS = (
+    ("mdfa_learns", "mDFA above chance (100/n) in test accuracy, FC, every n",
+     "mDFA can provide learning for networks with more than one output neuron (Sec. 4.2)"),
+    ("bp_fits_fa_rules_less", "BP above each of DFA, FA and mDFA in highest training accuracy, "
+     "FC", "BP reduces the training error to almost zero at every n; the FA algorithms' "
+     "training errors are significantly higher (Sec. 4.2)"),
+    ("fit_falls_with_n", "DFA, FA and mDFA: highest training accuracy falls as n grows, FC",
+     "the FA algorithms' training errors correlate with the number of output neurons "
+     "(Sec. 4.2)"),
+)
+_LECHNER_CLASS_CHAPTERS = {3: "lechner_tables3_4_cifar_classes",
+                           5: "lechner_tables5_6_imagenet_classes"}
+
+
+def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
+    """One claim of _LECHNER_CLASS_CLAIMS on the selected runs of one n-class table (one row
+    per run: n_classes, rule, sample, train and test in %): status, ours, test, reason."""
+    from .families import lechner_mdfa as lmd
+    if not len(runs):
+        return {"status": PENDING, "ours": "-", "test": "-", "reason": "no selected run stored"}
+    ns = ", ".join(str(n) for n in sorted(set(runs.n_classes)))
+    if key == "mdfa_learns":
+        m = runs[runs.rule == "mdfa"]
+        margin = m.test.astype(float) - 100.0 / m.n_classes
+        k, n = int((margin > 0).sum()), int((margin != 0).sum())
+        status, test = sign_verdict(k, n)
+        if n == 0:
+            return {"status": PENDING, "ours": "-", "test": test, "reason": "no mDFA run stored"}
+        return {"status": status, "test": test,
+                "ours": f"above chance in {k} of {n} runs (n = {ns}), by {margin.min():.1f} to "
+                        f"{margin.max():.1f} points (p = {sign_p(k, n):.2g})",
+                "reason": "" if status != UNDECIDED else f"{n} run(s): the sign test needs 5"}
+    if key == "bp_fits_fa_rules_less":
+        test = (f"one-sided sign test per rule over pairs (same n, class subset and seeds), "
+                f"alpha = {ALPHA}; shown when it holds for all three rules")
+        verdicts, parts = [], []
+        for rule in ("dfa", "fa", "mdfa"):
+            t = lmd.sign_test(runs, "bp", rule, {}, "train")
+            back = lmd.sign_test(runs, rule, "bp", {}, "train")
+            k, n = t["wins"], t["wins"] + back["wins"]
+            if not n:
+                continue
+            verdicts.append(sign_verdict(k, n)[0])
+            parts.append(f"{lmd.RULE_NAMES[rule]} {k} of {n} (p = {sign_p(k, n):.2g})")
+        if not verdicts:
+            return {"status": PENDING, "ours": "-", "test": test,
+                    "reason": "no pair of BP and an FA rule stored"}
+        bp = runs[runs.rule == "bp"].train.astype(float)
+        status = (DIFFERS if DIFFERS in verdicts else REPRODUCED
+                  if len(verdicts) == 3 and set(verdicts) == {REPRODUCED} else UNDECIDED)
+        return {"status": status, "test": test,
+                "ours": f"BP above in: {'; '.join(parts)}; BP's highest training accuracy "
+                        f"{bp.min():.1f} to {bp.max():.1f}% (n = {ns})",
+                "reason": "" if status != UNDECIDED else
+                "not every rule's pairs decide it yet (5 untied pairs per rule are needed)"}
+    if key == "fit_falls_with_n":
+        t = lmd.trend_test(runs, ("dfa", "fa", "mdfa"), "train")
+        test = (f"Kendall's S of n against highest training accuracy, summed over the rules; "
+                f"one-sided permutation test within each rule (20000 shuffles, seed 0), "
+                f"alpha = {ALPHA}")
+        if not t["runs"]:
+            return {"status": PENDING, "ours": "-", "test": test,
+                    "reason": "fewer than two values of n stored for every rule"}
+        status = (REPRODUCED if t["p"] < ALPHA else DIFFERS if t["p_rise"] < ALPHA
+                  else UNDECIDED)
+        per = ", ".join(f"{lmd.RULE_NAMES[r]} {v:+d}" for r, v in t["S"].items())
+        return {"status": status, "test": test,
+                "ours": f"S = {t['total']:+d} of at most {t['max']} ({per}; {t['runs']} runs, "
+                        f"n = {ns}; p = {t['p']:.2g})",
+                "reason": "" if status != UNDECIDED else "no trend at the stated level"}
+    raise ValueError(f"unknown n-class claim {key!r}; use one of "
+                     f"{', '.join(k for k, _, _ in _LECHNER_CLASS_CLAIMS)}")
+
+
+def _lechner_class_claim_entries():
+    out = []
+    for table, chapter in _LECHNER_CLASS_CHAPTERS.items():
+        for key, what, printed in _LECHNER_CLASS_CLAIMS:
+            def evaluate(ctx, key=key, table=table):
+                loaded = _lechner_selected_runs(ctx)
+                if loaded is None:
+                    return {"status": PENDING, "reason": "no selected run stored"}
+                tuned, runs = loaded
+                mine = runs[(runs.table == table) & (runs.architecture == "fc")]
+                row = lechner_class_claim(key, mine)
+                return {**row, "runs": f"{len(mine)} runs", "device": device_of(tuned)}
+            out.append(Entry(f"lechner.claim.table{table}.{key}", LECHNER,
+                             f"Sec. 4.2 claims (Table {table})", what, printed, chapter,
+                             evaluate))
     return out
 
 

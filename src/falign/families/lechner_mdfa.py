@@ -1241,6 +1241,46 @@ def sign_test(runs: pd.DataFrame, better: str, worse: str, cells: dict,
             "p": p}
 
 
+def kendall_falls(n: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Kendall's S for a falling trend: over the pairs of runs at different n, those whose
+    value falls as n grows minus those whose value rises (ties in either count neither).
+    values: (..., runs), so a stack of permutations is scored at once."""
+    dn = np.sign(n[:, None] - n[None, :])
+    dv = np.sign(values[..., :, None] - values[..., None, :])
+    # Each pair appears twice; the signs are exact in float64, so the count is an integer.
+    return (-(dn * dv).sum(axis=(-2, -1)) / 2).astype(np.int64)
+
+
+def trend_test(runs: pd.DataFrame, rules, value: str = "train", draws: int = 20000,
+               seed: int = 0) -> dict:
+    """Does `value` fall as the number of classes grows?  Kendall's S (kendall_falls) between
+    n_classes and `value` within each (table, rule) of `rules`, summed; the one-sided
+    permutation test that shuffles the values among the runs of each (table, rule), by Monte
+    Carlo: `draws` shuffles from `seed`, p = (1 + #{S* >= S}) / (1 + draws), and p_rise the
+    same for a rising trend.  Returns runs, S per rule, the sum, its largest possible value,
+    p and p_rise (NaN where no (table, rule) has two values of n)."""
+    rng = np.random.default_rng(seed)
+    part = runs[runs.rule.isin(list(rules))].dropna(subset=[value])
+    per_rule, total, most, stars, used = {}, 0, 0, np.zeros(draws, dtype=np.int64), 0
+    for (_, rule), group in part.groupby(["table", "rule"], sort=True):
+        n = group.n_classes.to_numpy(dtype=np.int64)
+        v = group[value].to_numpy(dtype=np.float64)
+        if len(set(n)) < 2:
+            continue
+        s = int(kendall_falls(n, v))
+        per_rule[rule] = per_rule.get(rule, 0) + s
+        total += s
+        most += int((n[:, None] < n[None, :]).sum())
+        order = np.argsort(rng.random((draws, len(v))), axis=1)
+        stars += kendall_falls(n, v[order])
+        used += len(v)
+    if not per_rule:
+        return {"runs": 0, "S": {}, "total": 0, "max": 0, "p": np.nan, "p_rise": np.nan}
+    return {"runs": used, "S": per_rule, "total": total, "max": most,
+            "p": (1 + int((stars >= total).sum())) / (1 + draws),
+            "p_rise": (1 + int((stars <= total).sum())) / (1 + draws)}
+
+
 def fit_check(ours: pd.DataFrame, table: int, n: int, activation: str | None = None) -> str:
     """One sentence: each rule's highest training accuracy and its gap to test accuracy in one
     FC column of a table (a cell_summary; mean over the stored samples, k/K), against chance;
