@@ -343,10 +343,12 @@ _ = glue("relu_runs_20", of20)
 #   {glue:text}`sel1_se:.0f` points: gaps of one to two standard errors, which the scoreboard's
 #   tests weigh cell by cell. The stand-in's images (Tiny-ImageNet classes shrunk to 32 px,
 #   not CIFAR-100) are one candidate cause, a hypothesis no run here tests.
-# - **ReLU under selection.** {glue:text}`relu_at_chance:.0f` of {glue:text}`relu_runs:.0f`
-#   DFA and FA runs with ReLU (every rate tried) end at exactly chance test accuracy, against
+# - **ReLU under selection.** Over both tables' FC columns, {glue:text}`relu_at_chance:.0f` of
+#   {glue:text}`relu_runs:.0f` DFA and FA runs with ReLU (every rate tried) end at exactly
+#   chance test accuracy, against
 #   {glue:text}`relu_at_chance_20:.0f` of {glue:text}`relu_runs_20:.0f` in the 20-epoch reading:
-#   the collapse there came with a rate of {glue:text}`lr:g` held for 20 epochs. mDFA with ReLU reaches
+#   the collapse there came with a rate of {glue:text}`lr:g` held for 20 epochs. On Table 1,
+#   mDFA with ReLU reaches
 #   {glue:text}`sel1_relu_mdfa_train:.1f`% training and {glue:text}`sel1_relu_mdfa_test:.1f`%
 #   test accuracy, BP {glue:text}`sel1_relu_bp_train:.1f` and
 #   {glue:text}`sel1_relu_bp_test:.1f`% (printed for mDFA: {glue:text}`paper1_fc_relu_mdfa_train:.1f`
