@@ -455,9 +455,18 @@ def test_sign_test_counts_paired_wins_and_gives_the_exact_p():
                  {"table": 1, "n_classes": 2, "activation": "relu", "sample": sample,
                   "rule": "mdfa", "test": b}]
     out = L.sign_test(pd.DataFrame(rows), "dfa", "mdfa", {"activation": "relu"})
-    assert out["pairs"] == 5 and out["wins"] == 4
+    assert out["pairs"] == 5 and out["wins"] == 4 and out["losses"] == 1
+    assert out["untied"] == 5
     assert out["p"] == pytest.approx(6 / 32)          # P(X >= 4), X ~ Binomial(5, 1/2)
+    assert out["p_reverse"] == pytest.approx(31 / 32)  # P(X >= 1)
     assert out["mean_diff"] == pytest.approx((10 + 5 - 1 + 10 + 2) / 5)
+    # A tie carries no sign: the untied count and both p-values leave it out.
+    tied = pd.DataFrame(rows).assign(test=lambda f: f.test.where(
+        ~((f["sample"] == 2) & (f.rule == "mdfa")), 55))
+    out = L.sign_test(tied, "dfa", "mdfa", {})
+    assert (out["pairs"], out["wins"], out["losses"], out["untied"]) == (5, 4, 0, 4)
+    assert out["p"] == pytest.approx(1 / 16) and out["p_reverse"] == 1.0
+    assert out["mean_diff"] == pytest.approx((10 + 5 + 0 + 10 + 2) / 5)
     assert np.isnan(L.sign_test(pd.DataFrame(rows), "dfa", "bp", {})["p"])
 
 

@@ -216,3 +216,11 @@ def test_lechner_rows_show_the_selected_runs_before_the_20_epoch_reading():
     assert re.fullmatch(r"\d/\d \(selected on validation\); \d/\d \(20-epoch reading\)",
                         result["runs"])
     assert result["status"] == registry.NOT_COMPARABLE     # a stand-in: only orderings compare
+
+
+def test_value_range_prints_one_value_when_the_ends_print_alike():
+    assert registry.value_range([100.0, 100.0], "%") == "100.0%"
+    assert registry.value_range([99.96, 100.0], "%") == "100.0%"     # both print as 100.0
+    assert registry.value_range([12.34, 56.78], " points") == "12.3 to 56.8 points"
+    with pytest.raises(ValueError, match="at least one value"):
+        registry.value_range([])

@@ -68,3 +68,31 @@ def test_the_summary_pages_render_after_the_chapters_and_the_verdict():
     notebooks = make.split("\nnotebooks:")[1].split("\n\n")[0]
     assert "falign.scoreboard render" in notebooks
     assert "falign.scoreboard verdict" in make.split("\nverdict:")[1].split("\n\n")[0]
+
+
+def test_render_family_adds_every_chapter_that_reads_its_runs(monkeypatch):
+    """New runs of a family change the chapters that name it and the store-wide ones (the
+    performance page sums every run's wall time); --family renders all of them."""
+    import pytest
+
+    from falign import notebooks
+    from falign import scoreboard as sb
+    reading = notebooks.chapters_reading("lechner_mdfa")
+    assert {"lechner_tables1_2_binary", "lechner_tables3_4_cifar_classes",
+            "lechner_tables5_6_imagenet_classes", "performance"} <= set(reading)
+    assert "fig2_conservation" not in reading
+    # A readings family stores beside the family it varies: their chapters go together.
+    assert "table2_readings" in notebooks.chapters_reading("resnet_tiny_imagenet")
+    # A name that begins another family's name is matched as a whole word only.
+    assert "fig2_conservation" not in notebooks.chapters_reading("noisy_mnist_readings")
+    assert "fig2_conservation" in notebooks.chapters_reading("noisy_mnist")
+    with pytest.raises(ValueError, match="unknown experiment family 'nope'"):
+        notebooks.chapters_reading("nope")
+    called = []
+    monkeypatch.setattr(sb, "render_book", lambda names, allow: called.append((names, allow)))
+    sb.main(["render", "fig2_conservation", "--family", "lechner_mdfa", "--allow-uncommitted"])
+    names, allow = called[0]
+    assert names[0] == "fig2_conservation" and set(reading) <= set(names) and allow
+    assert len(names) == len(set(names))
+    with pytest.raises(SystemExit, match="--family needs a family name"):
+        sb.main(["render", "--family"])

@@ -31,6 +31,29 @@ def chapter_names() -> list[str]:
     return sorted(p.stem for p in CHAPTERS.glob("*.py"))
 
 
+# Chapters that read every stored run whatever its family (the performance page sums the
+# runs' wall times): new runs of any family change them.
+STORE_WIDE = ("performance",)
+
+
+def chapters_reading(family: str) -> list[str]:
+    """The chapters to re-render after runs of `family` are stored: those whose source names
+    (as a word) the family or any family that shares one of its stores (a readings family
+    stores beside the family it varies), and the store-wide chapters."""
+    import re
+
+    from .families import families, get_family
+
+    def stores(module):
+        return {module.store_name(p) for p in getattr(module, "PROFILES", {})}
+
+    mine = stores(get_family(family))   # an unknown name ends here, listing the known ones
+    sharing = sorted(n for n, m in families().items() if n == family or stores(m) & mine)
+    word = re.compile(r"\b(" + "|".join(map(re.escape, sharing)) + r")\b")
+    named = [n for n in chapter_names() if word.search((CHAPTERS / f"{n}.py").read_text())]
+    return named + [n for n in STORE_WIDE if n not in named]
+
+
 def results_chapters() -> list[str]:
     """The chapters that regenerate a figure or table of a paper."""
     return [name for name in chapter_names() if name not in PAGES]

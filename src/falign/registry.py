@@ -107,6 +107,16 @@ def sign_p(k: int, n: int) -> float:
     return sum(math.comb(n, i) for i in range(k, n + 1)) / 2.0 ** n
 
 
+def value_range(values, unit: str = "", digits: int = 1) -> str:
+    """'lo to hi' followed by `unit` (e.g. '%' or ' points'), or the one value when every value
+    prints the same at `digits` decimals."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
+        raise ValueError("value_range needs at least one value")
+    lo, hi = f"{values.min():.{digits}f}", f"{values.max():.{digits}f}"
+    return f"{lo}{unit}" if lo == hi else f"{lo} to {hi}{unit}"
+
+
 def ordering(a, b, label_a: str, label_b: str) -> tuple[str, str, str]:
     """Whether mean(a) > mean(b) by the one-sided Welch test at ALPHA, in both directions:
     (status, ours, test).  Too few values on either side -> undecided."""
@@ -1292,9 +1302,8 @@ def _lechner_claim_entries():
                             f"seeds; selected runs), alpha = {ALPHA}"}
             if not t["pairs"]:
                 return {**base, "status": PENDING, "reason": "no paired runs stored yet"}
-            back = lmd.sign_test(runs, worse, better, {}, value)
-            k, n = t["wins"], t["wins"] + back["wins"]           # ties carry no sign
-            name = {"bp": "BP", "fa": "FA", "dfa": "DFA", "mdfa": "mDFA"}
+            k, n = t["wins"], t["untied"]
+            name = lmd.RULE_NAMES
             ours = (f"{name[better]} above {name[worse]} in {k} of {n} untied pairs, "
                     f"{t['mean_diff']:+.1f} points on average (p = {sign_p(k, n):.2g}, "
                     f"reverse p = {sign_p(n - k, n):.2g})" if n else
@@ -1345,8 +1354,8 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
         if n == 0:
             return {"status": PENDING, "ours": "-", "test": test, "reason": "no mDFA run stored"}
         return {"status": status, "test": test,
-                "ours": f"above chance in {k} of {n} runs (n = {ns}), by {margin.min():.1f} to "
-                        f"{margin.max():.1f} points (p = {sign_p(k, n):.2g})",
+                "ours": f"above chance in {k} of {n} runs (n = {ns}), by "
+                        f"{value_range(margin, ' points')} (p = {sign_p(k, n):.2g})",
                 "reason": "" if status != UNDECIDED else f"{n} run(s): the sign test needs 5"}
     if key == "bp_fits_fa_rules_less":
         test = (f"one-sided sign test per rule over pairs (same n, class subset and seeds), "
@@ -1354,8 +1363,7 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
         verdicts, parts = [], []
         for rule in ("dfa", "fa", "mdfa"):
             t = lmd.sign_test(runs, "bp", rule, {}, "train")
-            back = lmd.sign_test(runs, rule, "bp", {}, "train")
-            k, n = t["wins"], t["wins"] + back["wins"]
+            k, n = t["wins"], t["untied"]
             if not n:
                 continue
             verdicts.append(sign_verdict(k, n)[0])
@@ -1368,7 +1376,7 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
                   if len(verdicts) == 3 and set(verdicts) == {REPRODUCED} else UNDECIDED)
         return {"status": status, "test": test,
                 "ours": f"BP above in: {'; '.join(parts)}; BP's highest training accuracy "
-                        f"{bp.min():.1f} to {bp.max():.1f}% (n = {ns})",
+                        f"{value_range(bp, '%')} (n = {ns})",
                 "reason": "" if status != UNDECIDED else
                 "not every rule's pairs decide it yet (5 untied pairs per rule are needed)"}
     if key == "fit_falls_with_n":

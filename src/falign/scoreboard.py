@@ -173,19 +173,29 @@ def render_book(names: list[str] | None = None, allow_uncommitted: bool = False)
 
 
 USAGE = ("usage: python -m falign.scoreboard verdict                  (rewrites verdict.md)\n"
-         "       python -m falign.scoreboard render [chapter ...] [--allow-uncommitted]\n"
-         "           (chapters, then verdict.md, then the scoreboard/errata/limitations pages)")
+         "       python -m falign.scoreboard render [chapter ...] [--family NAME ...]\n"
+         "                                          [--allow-uncommitted]\n"
+         "           (chapters, then verdict.md, then the scoreboard/errata/limitations pages;\n"
+         "            --family NAME adds every chapter that reads NAME's runs)")
 
 
 def main(argv: list[str]) -> None:
     if argv == ["verdict"]:
         print(write_verdict())
     elif argv[:1] == ["render"]:
-        rest = [a for a in argv[1:] if a != "--allow-uncommitted"]
-        unknown = [a for a in rest if a.startswith("-")]
-        if unknown:
-            raise SystemExit(f"unknown option(s) {unknown}\n{USAGE}")
-        render_book(rest or None, "--allow-uncommitted" in argv[1:])
+        from .notebooks import chapters_reading
+        names, rest = [], [a for a in argv[1:] if a != "--allow-uncommitted"]
+        while rest:
+            arg = rest.pop(0)
+            if arg == "--family":
+                if not rest or rest[0].startswith("-"):
+                    raise SystemExit(f"--family needs a family name\n{USAGE}")
+                names += chapters_reading(rest.pop(0))
+            elif arg.startswith("-"):
+                raise SystemExit(f"unknown option {arg!r}\n{USAGE}")
+            else:
+                names.append(arg)
+        render_book(list(dict.fromkeys(names)) or None, "--allow-uncommitted" in argv[1:])
     else:
         raise SystemExit(USAGE)
 

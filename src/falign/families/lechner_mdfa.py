@@ -1220,25 +1220,28 @@ def sign_test(runs: pd.DataFrame, better: str, worse: str, cells: dict,
     """Is rule `better` above rule `worse` in `value` (test or train)?  Paired by table, n,
     activation and sample (the same class draw, the same seeds) over the runs matching `cells`
     ({field: value}); the exact one-sided sign test over the pairs that differ.  Returns the
-    pairs, how many favour `better`, the mean difference (points) and the p-value; with fewer
-    than five pairs no outcome reaches p < 0.05."""
-    from math import comb
+    pairs, how many favour `better` (wins) and `worse` (losses), the untied pairs (wins +
+    losses: ties carry no sign), the mean difference (points), the p-value and the p-value of
+    the reverse ordering; with fewer than five untied pairs no outcome reaches p < 0.05."""
+    from ..registry import sign_p
 
     part = runs
     for field, wanted in cells.items():
         part = part[part[field] == wanted]
+    empty = {"pairs": 0, "wins": 0, "losses": 0, "untied": 0, "mean_diff": np.nan,
+             "p": np.nan, "p_reverse": np.nan}
     if not len(part):
-        return {"pairs": 0, "wins": 0, "mean_diff": np.nan, "p": np.nan}
+        return empty
     wide = part.astype({value: float}).pivot_table(
         index=["table", "n_classes", "activation", "sample"], columns="rule", values=value)
     if better not in wide or worse not in wide:
-        return {"pairs": 0, "wins": 0, "mean_diff": np.nan, "p": np.nan}
+        return empty
     d = (wide[better] - wide[worse]).dropna()
-    n = int((d != 0).sum())
-    wins = int((d > 0).sum())
-    p = sum(comb(n, k) for k in range(wins, n + 1)) / 2 ** n if n else np.nan
-    return {"pairs": len(d), "wins": wins, "mean_diff": float(d.mean()) if len(d) else np.nan,
-            "p": p}
+    wins, losses = int((d > 0).sum()), int((d < 0).sum())
+    n = wins + losses
+    return {"pairs": len(d), "wins": wins, "losses": losses, "untied": n,
+            "mean_diff": float(d.mean()) if len(d) else np.nan,
+            "p": sign_p(wins, n) if n else np.nan, "p_reverse": sign_p(losses, n) if n else np.nan}
 
 
 def kendall_falls(n: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -1329,14 +1332,13 @@ def ordering(runs: pd.DataFrame, better: str, worse: str, cells: dict, value: st
         return f"{claim}: pending (no paired runs stored yet)."
     if t["p"] != t["p"]:
         return (f"{claim}: tied in all {t['pairs']} paired runs ({value} accuracy); open.")
-    back = sign_test(runs, worse, better, cells, value)
-    verdict = ("shown" if t["p"] < ALPHA else "reversed" if back["p"] < ALPHA else
+    verdict = ("shown" if t["p"] < ALPHA else "reversed" if t["p_reverse"] < ALPHA else
                "open: the sign test cannot decide it" + (
                    f" with {t['pairs']} pair(s) (at least 5 are needed for p < {ALPHA:g})"
                    if t["pairs"] < 5 else ""))
     return (f"{claim}: in {t['wins']} of {t['pairs']} paired runs, by {t['mean_diff']:+.1f} "
             f"points on average ({value} accuracy; one-sided sign test p = {t['p']:.2g}, the "
-            f"reverse p = {back['p']:.2g}); {verdict}.")
+            f"reverse p = {t['p_reverse']:.2g}); {verdict}.")
 
 
 def chance_runs(runs: pd.DataFrame, cells: dict) -> tuple[int, int]:
