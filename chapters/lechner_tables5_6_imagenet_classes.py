@@ -188,9 +188,12 @@ _ = glue("cnn_ratio", lechner_mdfa.flops_per_example("imagenet", "cnn", 224, 10)
 #
 # - **FA fails with the deep CNN.** FA's printed training accuracy in Table 6 is
 #   {glue:text}`paper6_3_fa_train:.1f`% at three classes and its validation accuracy at ten
-#   classes {glue:text}`paper6_10_fa_test:.1f`%: chance. Through six convolutional layers the
-#   layer-by-layer random feedback of FA carries no usable signal with the text's settings,
-#   while DFA and mDFA, which send the error to every layer directly, learn.
+#   classes {glue:text}`paper6_10_fa_test:.1f`%: chance, while DFA and mDFA learn. A
+#   hypothesis the printed table cannot test: FA passes the error back layer by layer through
+#   six convolutional layers' random feedback, and what reaches the early layers carries no
+#   usable signal with the text's settings, whereas DFA and mDFA send the error to every layer
+#   directly. Table 6's runs here, once a GPU trains them, with the alignment angle per layer,
+#   would test it.
 # - **Compute.** At 224 px the CNN costs {glue:text}`cnn_ratio:.1f` times what it costs at 64 px
 #   per example, one reason the stand-in keeps Tiny-ImageNet's native size.
 
