@@ -1305,8 +1305,8 @@ def _lechner_claim_entries():
             k, n = t["wins"], t["untied"]
             name = lmd.RULE_NAMES
             ours = (f"{name[better]} above {name[worse]} in {k} of {n} untied pairs, "
-                    f"{t['mean_diff']:+.1f} points on average (p = {sign_p(k, n):.2g}, "
-                    f"reverse p = {sign_p(n - k, n):.2g})" if n else
+                    f"{t['mean_diff']:+.1f} points on average (p = {t['p']:.2g}, "
+                    f"reverse p = {t['p_reverse']:.2g})" if n else
                     f"tied in all {t['pairs']} pairs")
             status, _ = sign_verdict(k, n)
             reason = ""
@@ -1367,7 +1367,7 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
             if not n:
                 continue
             verdicts.append(sign_verdict(k, n)[0])
-            parts.append(f"{lmd.RULE_NAMES[rule]} {k} of {n} (p = {sign_p(k, n):.2g})")
+            parts.append(f"{lmd.RULE_NAMES[rule]} {k} of {n} (p = {t['p']:.2g})")
         if not verdicts:
             return {"status": PENDING, "ours": "-", "test": test,
                     "reason": "no pair of BP and an FA rule stored"}
