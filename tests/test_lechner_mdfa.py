@@ -514,7 +514,11 @@ def test_ordering_is_shown_reversed_or_open_by_the_sign_test():
 
     assert L.ordering(runs([1, 2, 3, 4, 5]), "dfa", "mdfa", {}).endswith("; shown.")  # p = 1/32
     assert L.ordering(runs([-1, -2, -3, -4, -5]), "dfa", "mdfa", {}).endswith("; reversed.")
-    assert "at least 5 are needed" in L.ordering(runs([1, 2]), "dfa", "mdfa", {})
+    assert "with 2 untied pair(s) (at least 5 are needed" in L.ordering(runs([1, 2]), "dfa",
+                                                                        "mdfa", {})
+    # Five pairs, one tied: four carry a sign, so no outcome can reach p < 0.05.
+    assert "with 4 untied pair(s)" in L.ordering(runs([1, 2, 3, 4, 0]), "dfa", "mdfa", {})
+    assert "untied" not in L.ordering(runs([1, 2, 3, -4, 5, 6]), "dfa", "mdfa", {})
     assert "tied in all 2 paired runs" in L.ordering(runs([0, 0]), "dfa", "mdfa", {})
     assert "pending" in L.ordering(runs([1])[:0], "dfa", "mdfa", {})
 

@@ -1334,8 +1334,9 @@ def ordering(runs: pd.DataFrame, better: str, worse: str, cells: dict, value: st
         return (f"{claim}: tied in all {t['pairs']} paired runs ({value} accuracy); open.")
     verdict = ("shown" if t["p"] < ALPHA else "reversed" if t["p_reverse"] < ALPHA else
                "open: the sign test cannot decide it" + (
-                   f" with {t['pairs']} pair(s) (at least 5 are needed for p < {ALPHA:g})"
-                   if t["pairs"] < 5 else ""))
+                   # Ties carry no sign, so the bound is on the untied pairs.
+                   f" with {t['untied']} untied pair(s) (at least 5 are needed for "
+                   f"p < {ALPHA:g})" if t["untied"] < 5 else ""))
     return (f"{claim}: in {t['wins']} of {t['pairs']} paired runs, by {t['mean_diff']:+.1f} "
             f"points on average ({value} accuracy; one-sided sign test p = {t['p']:.2g}, the "
             f"reverse p = {t['p_reverse']:.2g}); {verdict}.")
