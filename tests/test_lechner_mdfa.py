@@ -653,5 +653,11 @@ def test_n_class_claims_are_decided_by_their_stated_tests():
     assert falls["status"] == registry.REPRODUCED and "S = +36 of at most 36" in falls["ours"]
     assert registry.lechner_class_claim("fit_falls_with_n", runs.iloc[:0])["status"] == \
         registry.PENDING
+    # Each claim names the n of the runs it counts: mDFA stored at n = 3 and 5 only.
+    lagging = _class_runs({**rows, "mdfa": [r for r in rows["mdfa"] if r[0] < 10]})
+    assert "in 0 of 4 runs (n = 3, 5)" in registry.lechner_class_claim("mdfa_learns",
+                                                                       lagging)["ours"]
+    assert "(n = 3, 5, 10)" in registry.lechner_class_claim("bp_fits_fa_rules_less",
+                                                            lagging)["ours"]
     with pytest.raises(ValueError, match="unknown n-class claim 'fits'"):
         registry.lechner_class_claim("fits", runs)

@@ -1345,7 +1345,10 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
     from .families import lechner_mdfa as lmd
     if not len(runs):
         return {"status": PENDING, "ours": "-", "test": "-", "reason": "no selected run stored"}
-    ns = ", ".join(str(n) for n in sorted(set(runs.n_classes)))
+    def ns(part: pd.DataFrame) -> str:
+        # The n of the runs a claim counts, not of every stored run: a rule may lag the others.
+        return ", ".join(str(n) for n in sorted(set(part.n_classes)))
+
     if key == "mdfa_learns":
         m = runs[runs.rule == "mdfa"]
         margin = m.test.astype(float) - 100.0 / m.n_classes
@@ -1354,7 +1357,7 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
         if n == 0:
             return {"status": PENDING, "ours": "-", "test": test, "reason": "no mDFA run stored"}
         return {"status": status, "test": test,
-                "ours": f"above chance in {k} of {n} runs (n = {ns}), by "
+                "ours": f"above chance in {k} of {n} runs (n = {ns(m)}), by "
                         f"{value_range(margin, ' points')} (p = {sign_p(k, n):.2g})",
                 "reason": "" if status != UNDECIDED else f"{n} run(s): the sign test needs 5"}
     if key == "bp_fits_fa_rules_less":
@@ -1376,7 +1379,7 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
                   if len(verdicts) == 3 and set(verdicts) == {REPRODUCED} else UNDECIDED)
         return {"status": status, "test": test,
                 "ours": f"BP above in: {'; '.join(parts)}; BP's highest training accuracy "
-                        f"{value_range(bp, '%')} (n = {ns})",
+                        f"{value_range(bp, '%')} (n = {ns(runs[runs.rule == 'bp'])})",
                 "reason": "" if status != UNDECIDED else
                 "not every rule's pairs decide it yet (5 untied pairs per rule are needed)"}
     if key == "fit_falls_with_n":
@@ -1390,9 +1393,10 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
         status = (REPRODUCED if t["p"] < ALPHA else DIFFERS if t["p_rise"] < ALPHA
                   else UNDECIDED)
         per = ", ".join(f"{lmd.RULE_NAMES[r]} {v:+d}" for r, v in t["S"].items())
+        counted = runs[runs.rule.isin(["dfa", "fa", "mdfa"])]
         return {"status": status, "test": test,
                 "ours": f"S = {t['total']:+d} of at most {t['max']} ({per}; {t['runs']} runs, "
-                        f"n = {ns}; p = {t['p']:.2g})",
+                        f"n = {ns(counted)}; p = {t['p']:.2g})",
                 "reason": "" if status != UNDECIDED else "no trend at the stated level"}
     raise ValueError(f"unknown n-class claim {key!r}; use one of "
                      f"{', '.join(k for k, _, _ in _LECHNER_CLASS_CLAIMS)}")
