@@ -1345,8 +1345,6 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
     from .families import lechner_mdfa as lmd
     if not len(runs):
         return {"status": PENDING, "ours": "-", "test": "-", "reason": "no selected run stored"}
-    fa_rules = ("dfa", "fa", "mdfa")  # the feedback-alignment rules each claim sets against BP
-
     def ns(part: pd.DataFrame) -> str:
         # The n of the runs a claim counts, not of every stored run: a rule may lag the others.
         return ", ".join(str(n) for n in sorted(set(part.n_classes)))
@@ -1366,7 +1364,7 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
         test = (f"one-sided sign test per rule over pairs (same n, class subset and seeds), "
                 f"alpha = {ALPHA}; shown when it holds for all three rules")
         verdicts, parts = [], []
-        for rule in fa_rules:
+        for rule in lmd.FA_RULES:
             t = lmd.sign_test(runs, "bp", rule, {}, "train")
             k, n = t["wins"], t["untied"]
             if not n:
@@ -1385,7 +1383,7 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
                 "reason": "" if status != UNDECIDED else
                 "not every rule's pairs decide it yet (5 untied pairs per rule are needed)"}
     if key == "fit_falls_with_n":
-        t = lmd.trend_test(runs, fa_rules, "train")
+        t = lmd.trend_test(runs, lmd.FA_RULES, "train")
         test = (f"Kendall's S of n against highest training accuracy, summed over the rules; "
                 f"one-sided permutation test within each rule (20000 shuffles, seed 0), "
                 f"alpha = {ALPHA}")
@@ -1395,7 +1393,7 @@ def lechner_class_claim(key: str, runs: pd.DataFrame) -> dict:
         status = (REPRODUCED if t["p"] < ALPHA else DIFFERS if t["p_rise"] < ALPHA
                   else UNDECIDED)
         per = ", ".join(f"{lmd.RULE_NAMES[r]} {v:+d}" for r, v in t["S"].items())
-        counted = runs[runs.rule.isin(fa_rules)]
+        counted = runs[runs.rule.isin(lmd.FA_RULES)]
         return {"status": status, "test": test,
                 "ours": f"S = {t['total']:+d} of at most {t['max']} ({per}; {t['runs']} runs, "
                         f"n = {ns(counted)}; p = {t['p']:.2g})",
