@@ -180,6 +180,8 @@ _ = glue("t3_10_dfa_family_vs_printed",
 def large_column(n):
     """Table 3's column at n classes as text: ours (selected) beside the printed values."""
     cells = t3[t3.n_classes == n]
+    if cells.empty or cells.planned.sum() == 0:
+        return f"n = {n} is not in this profile's grid"
     if (cells.stored < cells.planned).any():
         return (f"at n = {n}, {cells.stored.sum()} of {cells.planned.sum()} reported runs "
                 "are stored so far; its numbers appear here once every cell holds its subsets")
