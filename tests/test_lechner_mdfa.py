@@ -425,6 +425,39 @@ def test_staged_specs_tune_sample_zero_then_train_the_chosen_rate_on_every_sampl
     assert L.pick_config({("adam", 1e-3): 0.9, ("sgd", 0.1): 0.9}) == ("sgd", 0.1)
 
 
+def test_measured_grid_cost_counts_only_the_grids_stored_runs(tmp_path):
+    """Per table and n: runs stored of planned, summed wall time in hours, medians, epochs
+    against the cap, runs per CPU; a run outside the grid (here the same cell's 20-epoch
+    reading) is not counted, and a cell with nothing stored reports zero runs and no medians."""
+    protocol = replace(L.PROFILES["quick"], tables=(3,), classes_cifar=(3, 5), rules=("dfa",),
+                       architectures=("fc",))
+    store = ResultStore(tmp_path, L.NAME)
+    tuning = [s for s in L.run_specs(protocol, store) if s["n_classes"] == 3]
+    assert len(tuning) == len(protocol.lrs)
+    devices = ("cpu: AMD EPYC (2 cores, 1 threads)", "cpu: Intel(R) Xeon(R) Processor (2 cores)",
+               "cpu: AMD EPYC (2 cores, 1 threads)")
+    for spec, epochs, wall, device in zip(tuning, (100, 150, protocol.epochs),
+                                          (3600.0, 5400.0, 7200.0), devices):
+        rows = pd.DataFrame({"epoch": range(epochs + 1), "train_acc": 0.9, "test_acc": 0.5,
+                             "val_acc": 0.5, "min_weight_after_first": 0.0})
+        store.save(spec, rows, {"wall_time_s": wall, "device": device})
+    outside = next(s for s in L.run_specs(replace(FIXED, tables=(3,))) if s["n_classes"] == 3)
+    store.save(outside, pd.DataFrame({"epoch": range(21), "train_acc": 0.9, "test_acc": 0.5,
+                                      "min_weight_after_first": 0.0}),
+               {"wall_time_s": 1e6, "device": "cpu: test"})
+    cost = L.measured_grid_cost(protocol, store).set_index("n")
+    three, five = cost.loc[3], cost.loc[5]
+    assert (three.stored, three.planned) == (3, len(protocol.lrs) + protocol.samples - 1)
+    assert three.core_h_measured == pytest.approx(4.5)            # 1 + 1.5 + 2 hours
+    assert three.median_h_per_run == pytest.approx(1.5)
+    assert three.median_s_per_epoch == pytest.approx(36.0)        # 36, 36 and 7200 / cap
+    assert (three.median_epochs, three.max_epochs, three.capped) == (150, protocol.epochs, 1)
+    assert three.runs_per_device == "AMD EPYC 2, Intel Xeon Processor 1"
+    assert five.stored == 0 and five.core_h_measured == 0 and np.isnan(five.median_epochs)
+    estimate = L.grid_core_hours(protocol).set_index("n")
+    assert three.core_h_estimated_min == estimate.loc[3, "core_h_at_min_epochs"]
+
+
 def test_selection_sweep_trains_both_stages_in_one_call_and_stops_at_the_plateau(fake_root,
                                                                                  tmp_path):
     protocol = replace(SMOKE, tables=(1,), rules=("dfa",), train_per_class=2, test_per_class=1,

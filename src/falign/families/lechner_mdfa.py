@@ -1521,6 +1521,50 @@ def measured_cost(sweep) -> dict:
             "capped": int((per_run.epochs >= per_run.cap).sum())}
 
 
+def measured_grid_cost(protocol, store) -> pd.DataFrame:
+    """The FC grid of grid_core_hours beside what its stored runs cost: per table and n, runs
+    stored of planned (later stages as far as `store` decides them), their summed wall time
+    (core-hours: one thread per run), the median hours per run, seconds per epoch and epochs
+    trained, the most epochs, how many reached the cap, and how many ran on which device."""
+    estimate = grid_core_hours(protocol).set_index(["table", "n"])
+    planned = {spec_key(s): s for s in run_specs(protocol, store)
+               if s["architecture"] == "fc"}
+    rows = []
+    for record in store.records():
+        spec = planned.get(record["key"])
+        if spec is None:
+            continue
+        _, measurements = store.load(spec)
+        epochs = int(measurements.epoch.max())
+        rows.append({"table": spec["table"], "n": spec["n_classes"], "epochs": epochs,
+                     "cap": spec["epochs"], "wall_s": float(record["provenance"]["wall_time_s"]),
+                     "device": record["provenance"]["device"]})
+    runs = pd.DataFrame(rows, columns=["table", "n", "epochs", "cap", "wall_s", "device"])
+    runs["s_per_epoch"] = runs.wall_s / runs.epochs.clip(lower=1)
+    out = []
+    for (table, n), est in estimate.iterrows():
+        mine = runs[(runs.table == table) & (runs.n == n)]
+        out.append({"table": table, "n": n, "stored": len(mine), "planned": int(est.runs),
+                    "core_h_estimated_min": est.core_h_at_min_epochs,
+                    "core_h_estimated_cap": est.core_h_at_cap,
+                    "core_h_measured": mine.wall_s.sum() / 3600,
+                    "median_h_per_run": mine.wall_s.median() / 3600,
+                    "median_s_per_epoch": mine.s_per_epoch.median(),
+                    "median_epochs": mine.epochs.median(),
+                    "max_epochs": mine.epochs.max() if len(mine) else np.nan,
+                    "capped": int((mine.epochs >= mine.cap).sum()),
+                    "runs_per_device": ", ".join(f"{_cpu_name(d)} {k}" for d, k
+                                                 in mine.device.value_counts().sort_index().items())})
+    return pd.DataFrame(out)
+
+
+def _cpu_name(device: str) -> str:
+    """A provenance device string, short: "cpu: Intel(R) Xeon(R) Processor (2 cores, 1 threads)"
+    becomes "Intel Xeon Processor"."""
+    name = device.split(": ", 1)[-1].split(" (")[0]
+    return name.replace("(R)", "").replace("(TM)", "").strip()
+
+
 def cnn_pilot_shortfall(lr: float) -> pd.Series:
     """Per rule, how many points of training accuracy the CNN pilot's rate `lr` falls short of
     that rule's best rate (0: the best)."""
