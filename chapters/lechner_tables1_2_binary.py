@@ -472,7 +472,8 @@ pd.concat({k: analysis.rounded(t.set_index("step")) for k, t in trace.items()},
 # run can train and at the cap, for every table's FC column at the quick profile:
 
 # %%
-grid = lechner_mdfa.grid_core_hours(replace(tuned.protocol, tables=(1, 2, 3, 5)))
+fc_grid = replace(tuned.protocol, tables=(1, 2, 3, 5))
+grid = lechner_mdfa.grid_core_hours(fc_grid)
 glue("grid_cpu", lechner_mdfa.EPOCH_CPU)
 glue("grid_low", grid.core_h_at_min_epochs.sum())
 glue("grid_high", grid.core_h_at_cap.sum())
@@ -484,7 +485,7 @@ grid.round(2)
 # are core-hours; the last column names the CPUs):
 
 # %%
-spent = lechner_mdfa.measured_grid_cost(replace(tuned.protocol, tables=(1, 2, 3, 5)), tuned.store)
+spent = lechner_mdfa.measured_grid_cost(fc_grid, tuned.store)
 glue("spent_runs", spent.stored.sum())
 glue("spent_planned", spent.planned.sum())
 glue("spent_hours", spent.core_h_measured.sum())

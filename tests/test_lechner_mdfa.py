@@ -452,7 +452,7 @@ def test_measured_grid_cost_counts_only_the_grids_stored_runs(tmp_path):
     assert three.median_h_per_run == pytest.approx(1.5)
     assert three.median_s_per_epoch == pytest.approx(36.0)        # 36, 36 and 7200 / cap
     assert (three.median_epochs, three.max_epochs, three.capped) == (150, protocol.epochs, 1)
-    assert three.runs_per_device == "AMD EPYC 2, Intel Xeon Processor 1"
+    assert three.runs_per_device == "AMD EPYC 2, Intel Xeon 1"
     assert five.stored == 0 and five.core_h_measured == 0 and np.isnan(five.median_epochs)
     estimate = L.grid_core_hours(protocol).set_index("n")
     assert three.core_h_estimated_min == estimate.loc[3, "core_h_at_min_epochs"]

@@ -1504,37 +1504,19 @@ def grid_core_hours(protocol) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def measured_cost(sweep) -> dict:
-    """The stored runs of a validation-selected sweep: how many, their summed wall time in
-    hours and on which devices, epochs trained (median, largest) and how many reached the cap."""
-    if not len(sweep.table):
-        return {"runs": 0, "hours": 0.0, "devices": "none yet", "median_epochs": np.nan,
-                "max_epochs": np.nan, "capped": 0}
-    per_run = sweep.table.groupby("run_key").agg(wall=("wall_time_s", "first"),
-                                                  epochs=("epoch", "max"),
-                                                  cap=("epochs", "first"))
-    devices = sorted({r["provenance"]["device"] for r in sweep.store.records()
-                      if r["key"] in set(per_run.index)})
-    return {"runs": len(per_run), "hours": float(per_run.wall.sum()) / 3600,
-            "devices": "; ".join(devices), "median_epochs": float(per_run.epochs.median()),
-            "max_epochs": int(per_run.epochs.max()),
-            "capped": int((per_run.epochs >= per_run.cap).sum())}
-
-
 def measured_grid_cost(protocol, store) -> pd.DataFrame:
     """The FC grid of grid_core_hours beside what its stored runs cost: per table and n, runs
     stored of planned (later stages as far as `store` decides them), their summed wall time
     (core-hours: one thread per run), the median hours per run, seconds per epoch and epochs
     trained, the most epochs, how many reached the cap, and how many ran on which device."""
+    from ..chapters import _processor
+
     estimate = grid_core_hours(protocol).set_index(["table", "n"])
-    planned = {spec_key(s): s for s in run_specs(protocol, store)
-               if s["architecture"] == "fc"}
     rows = []
-    for record in store.records():
-        spec = planned.get(record["key"])
-        if spec is None:
+    for spec in run_specs(protocol, store):
+        if spec["architecture"] != "fc" or not store.has(spec):
             continue
-        _, measurements = store.load(spec)
+        record, measurements = store.load(spec)
         epochs = int(measurements.epoch.max())
         rows.append({"table": spec["table"], "n": spec["n_classes"], "epochs": epochs,
                      "cap": spec["epochs"], "wall_s": float(record["provenance"]["wall_time_s"]),
@@ -1553,16 +1535,9 @@ def measured_grid_cost(protocol, store) -> pd.DataFrame:
                     "median_epochs": mine.epochs.median(),
                     "max_epochs": mine.epochs.max() if len(mine) else np.nan,
                     "capped": int((mine.epochs >= mine.cap).sum()),
-                    "runs_per_device": ", ".join(f"{_cpu_name(d)} {k}" for d, k
+                    "runs_per_device": ", ".join(f"{_processor(d)} {k}" for d, k
                                                  in mine.device.value_counts().sort_index().items())})
     return pd.DataFrame(out)
-
-
-def _cpu_name(device: str) -> str:
-    """A provenance device string, short: "cpu: Intel(R) Xeon(R) Processor (2 cores, 1 threads)"
-    becomes "Intel Xeon Processor"."""
-    name = device.split(": ", 1)[-1].split(" (")[0]
-    return name.replace("(R)", "").replace("(TM)", "").strip()
 
 
 def cnn_pilot_shortfall(lr: float) -> pd.Series:
